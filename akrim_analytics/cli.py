@@ -1,0 +1,98 @@
+"""Command line: ``python -m akrim_analytics COMMAND ...``.
+
+Each command is a small function registered in ``COMMANDS``; a feature adds its own
+``register(subparsers)`` module to ``COMMAND_MODULES``. Errors meant for the user are
+printed as one clear message (never a traceback) with a non-zero exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+
+from . import db
+
+# Feature modules that add subcommands through a ``register(subparsers)`` function.
+COMMAND_MODULES: list[str] = []
+
+
+class UserError(Exception):
+    """An error whose message is meant for the user; the CLI prints it and exits 1."""
+
+
+def _cmd_demo(args) -> int:
+    from . import demo
+
+    t0 = time.perf_counter()
+    counts = demo.build(args.db)
+    print(json.dumps({"db": str(args.db), **counts, "seconds": round(time.perf_counter() - t0, 1)}))
+    return 0
+
+
+def _cmd_summary(args) -> int:
+    from . import summary
+
+    con = db.connect(args.db)
+    try:
+        data = summary.build(con)
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        from . import fmt
+
+        print(f"Linjer: {data['spend_rows']}, sum: {fmt.nok(data['spend_total_nok'])}, "
+              f"leverandører: {data['suppliers']}, kontrakter: {data['contracts']}")
+        for year, y in data["years"].items():
+            print(f"{year}: {fmt.nok(y['total'])}")
+            for name, amount in y["by_category"].items():
+                print(f"    {name:45s} {fmt.nok(amount):>22s}")
+    return 0
+
+
+def _cmd_migrate(args) -> int:
+    con = db.connect(args.db, migrate_schema=False)
+    try:
+        applied = db.migrate(con)
+        print(json.dumps({"applied": applied, "schema_version": db.schema_version(con)}))
+    finally:
+        con.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m akrim_analytics",
+                                     description="akrim-analytics: A-krim risk in municipal procurement")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="build the demo municipality database")
+    p.add_argument("--db", default=str(db.DEFAULT_DB), help="path of the database to (re)build")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("summary", help="reconciliation figures from the database")
+    p.add_argument("--db", default=None, help="database path (default: $AKRIM_DB or the demo database)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("migrate", help="apply pending schema migrations")
+    p.add_argument("--db", default=None)
+    p.set_defaults(func=_cmd_migrate)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"Feil: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,139 @@
+"""Database access: one DuckDB file, schema managed by numbered SQL migrations.
+
+Migrations live in ``akrim_analytics/migrations/NNNN_name.sql``. Each runs once, in
+its own transaction, and is recorded in ``schema_version``. ``connect`` applies
+whatever is missing, so every entry point (app, CLI, tests) sees the current schema.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DATA_DIR = REPO_DIR / "data"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+DEFAULT_DB = DATA_DIR / "demo.duckdb"
+
+_MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_migrate_lock = threading.Lock()
+
+
+def db_path(path: str | os.PathLike | None = None) -> Path:
+    """The database path: the argument, else ``$AKRIM_DB``, else the demo database."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("AKRIM_DB")
+    return Path(env) if env else DEFAULT_DB
+
+
+def migrations() -> list[tuple[int, str, Path]]:
+    """All migration files, ordered by number. Numbers must be unique."""
+    found = []
+    for p in MIGRATIONS_DIR.iterdir():
+        m = _MIGRATION_RE.match(p.name)
+        if m:
+            found.append((int(m.group(1)), m.group(2), p))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if len(numbers) != len(set(numbers)):
+        raise RuntimeError(f"duplicate migration numbers in {MIGRATIONS_DIR}")
+    return found
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply every migration not yet applied; return the numbers applied now."""
+    applied_now: list[int] = []
+    with _migrate_lock:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+            " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+        for number, name, path in migrations():
+            if number in done:
+                continue
+            sql = path.read_text(encoding="utf-8")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            applied_now.append(number)
+    return applied_now
+
+
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
+            migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the database and bring its schema up to date."""
+    p = db_path(path)
+    if str(p) != ":memory:":
+        p.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(p), read_only=read_only)
+    if migrate_schema and not read_only:
+        migrate(con)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block in one transaction: all of it is stored, or none of it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else default
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    """A counter bumped by every write that changes what the dashboard shows.
+
+    Caches key on it: an upload, an undo or a settings change invalidates them."""
+    return int(get_meta(con, "data_version", "0"))
+
+
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Increase the data version; call inside the writing transaction."""
+    con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'data_version'"
+    )
+    return data_version(con)
+
+
+def is_demo(con: duckdb.DuckDBPyConnection) -> bool:
+    """True for the bundled demo database (built by ``akrim_analytics demo``)."""
+    return get_meta(con, "demo", "false") == "true"
