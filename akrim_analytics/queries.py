@@ -4,6 +4,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from .filters import Filters
+
 
 def available_years(con: duckdb.DuckDBPyConnection) -> list[int]:
     return [r[0] for r in con.execute(
@@ -18,28 +20,36 @@ def categories(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT code, name_nb, name_en, sort_order FROM categories ORDER BY sort_order").df()
 
 
-def spend_by_category(con: duckdb.DuckDBPyConnection, year: int | None = None,
-                      department: str | None = None) -> pd.DataFrame:
-    """Spend per category for a year (all years when None), largest first.
+def last_spend_date(con: duckdb.DuckDBPyConnection):
+    return con.execute("SELECT max(posting_date) FROM spend").fetchone()[0]
 
-    Every category appears, with 0 where nothing was bought."""
+
+def spend_by_category(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Spend per category for the filters, largest first; every category appears (0 if none)."""
+    where, params = f.spend_where("s")
     return con.execute(
-        """SELECT c.code, c.name_nb, c.name_en, coalesce(s.amount, 0) AS amount, coalesce(s.lines, 0) AS lines
-           FROM categories c
-           LEFT JOIN (SELECT category, sum(amount) AS amount, count(*) AS lines FROM spend
-                      WHERE (? IS NULL OR year(posting_date) = ?) AND (? IS NULL OR department = ?)
-                      GROUP BY category) s ON s.category = c.code
-           ORDER BY amount DESC, c.sort_order""",
-        [year, year, department, department],
+        f"""SELECT c.code, c.name_nb, c.name_en, coalesce(t.amount, 0) AS amount, coalesce(t.lines, 0) AS lines
+            FROM categories c
+            LEFT JOIN (SELECT s.category, sum(s.amount) AS amount, count(*) AS lines FROM spend s
+                       WHERE {where} GROUP BY s.category) t ON t.category = c.code
+            WHERE ? IS NULL OR c.code = ?
+            ORDER BY amount DESC, c.sort_order""",
+        params + [f.category, f.category],
     ).df()
 
 
-def total_spend(con: duckdb.DuckDBPyConnection, year: int | None = None, department: str | None = None) -> float:
-    return float(con.execute(
-        """SELECT coalesce(sum(amount), 0) FROM spend
-           WHERE (? IS NULL OR year(posting_date) = ?) AND (? IS NULL OR department = ?)""",
-        [year, year, department, department],
-    ).fetchone()[0])
+def spend_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict:
+    """Total spend, lines, suppliers and the unclassified amount for the filters."""
+    where, params = f.spend_where("s")
+    row = con.execute(
+        f"""SELECT coalesce(sum(s.amount), 0), count(*), count(DISTINCT s.supplier_id),
+                   coalesce(sum(s.amount) FILTER (WHERE s.category = 'UKLASS'), 0)
+            FROM spend s WHERE {where}""",
+        params,
+    ).fetchone()
+    total = float(row[0])
+    return {"total": total, "lines": int(row[1]), "suppliers": int(row[2]),
+            "unclassified": float(row[3]), "unclassified_share": (float(row[3]) / total) if total else 0.0}
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

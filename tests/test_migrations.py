@@ -1,0 +1,65 @@
+from akrim_analytics import db
+
+
+def test_fresh_database_gets_every_migration(con):
+    numbers = [n for n, _, _ in db.migrations()]
+    assert db.schema_version(con) == max(numbers)
+    applied = [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    assert applied == numbers
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    for t in ("categories", "departments", "suppliers", "spend", "contracts", "controls", "findings",
+              "uploads", "audit_log", "meta", "category_rules"):
+        assert t in tables
+
+
+def test_migrations_run_once(db_path):
+    c = db.connect(db_path)
+    c.execute("INSERT INTO departments VALUES ('9', 'Test', NULL)")
+    c.close()
+    c = db.connect(db_path)  # second start: nothing re-applied, data kept
+    assert db.migrate(c) == []
+    assert c.execute("SELECT count(*) FROM departments").fetchone()[0] == 1
+    assert c.execute("SELECT count(*) FROM categories").fetchone()[0] == 9
+
+
+def test_upgrade_from_older_schema(db_path):
+    """A database created at version 1 is brought up to date, keeping its data."""
+    import duckdb
+
+    first = db.migrations()[0]
+    c = duckdb.connect(str(db_path))
+    c.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+              " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    c.execute(first[2].read_text())
+    c.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [first[0], first[1]])
+    c.execute("INSERT INTO departments VALUES ('4100', 'Eiendom', NULL)")
+    c.close()
+    c = db.connect(db_path)
+    assert db.schema_version(c) == db.migrations()[-1][0]
+    assert c.execute("SELECT name FROM departments").fetchall() == [("Eiendom",)]
+    c.close()
+
+
+def test_failed_migration_rolls_back(db_path, monkeypatch, tmp_path):
+    """A broken migration leaves no half-applied schema and is not recorded."""
+    import shutil
+
+    mig_dir = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, mig_dir)
+    (mig_dir / "9999_broken.sql").write_text("CREATE TABLE half_done (x INTEGER); SELECT * FROM no_such_table;")
+    monkeypatch.setattr(db, "MIGRATIONS_DIR", mig_dir)
+    import pytest
+
+    with pytest.raises(Exception):
+        db.connect(db_path)
+    monkeypatch.undo()
+    c = db.connect(db_path)
+    assert c.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half_done'").fetchone()[0] == 0
+    assert 9999 not in [r[0] for r in c.execute("SELECT version FROM schema_version").fetchall()]
+    c.close()
+
+
+def test_data_version_bumps(con):
+    v = db.data_version(con)
+    db.bump_data_version(con)
+    assert db.data_version(con) == v + 1

@@ -1,0 +1,140 @@
+"""Streamlit glue shared by the pages: the connection, the cache, the global filters,
+the current user and small rendering helpers. Rules and numbers live in the core."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import streamlit as st
+
+from akrim_analytics import auth, db, filters, i18n, queries
+from akrim_analytics.i18n import t
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@st.cache_resource(show_spinner=False)
+def _connection(path: str):
+    return db.connect(path)
+
+
+def db_path() -> str:
+    return str(db.db_path())
+
+
+def con():
+    """A cursor for this script run on the shared database connection (thread-safe use)."""
+    return _connection(db_path()).cursor()
+
+
+def data_version() -> int:
+    return db.data_version(con())
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _run_cached(module: str, name: str, version: int, path: str, args: tuple, kwargs: tuple):
+    fn = getattr(importlib.import_module(module), name)
+    return fn(con(), *args, **dict(kwargs))
+
+
+def cached(fn, *args, **kwargs):
+    """Call a core query ``fn(con, *args, **kwargs)`` cached per data version.
+
+    An upload, an undo or a settings change bumps the data version, so nothing stale
+    is ever shown. Arguments must be hashable values (dataclasses, str, int, dates)."""
+    return _run_cached(fn.__module__, fn.__qualname__, data_version(), db_path(), args,
+                       tuple(sorted(kwargs.items())))
+
+
+def is_demo() -> bool:
+    return db.is_demo(con())
+
+
+def current_user() -> auth.User | None:
+    """The logged-in user; in the bundled demo database a demo admin (no login)."""
+    user = st.session_state.get("user")
+    if user is None and is_demo():
+        user = auth.User("demo", "admin", "Demo")
+    return user
+
+
+def url_selectbox(container, label: str, options: list[str], key: str, default: str,
+                  format_func=str) -> str:
+    """A selectbox whose value is kept in the URL as ``?key=value`` (raw option, not label).
+
+    The URL wins when a link is opened; afterwards the widget writes its value back,
+    so the address bar always holds a link to the current view. The default value is
+    left out of the URL to keep links short."""
+    url_value = st.query_params.get(key)
+    if key not in st.session_state or st.session_state.get(f"_url_{key}") != url_value:
+        st.session_state[key] = url_value if url_value in options else default
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    value = container.selectbox(label, options, key=key, format_func=format_func)
+    if value == default:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = value
+    st.session_state[f"_url_{key}"] = st.query_params.get(key)
+    return value
+
+
+def setup_language() -> str:
+    """Language switch (kept in the URL as ?lang=en); sets the language for this run."""
+    lang = url_selectbox(st.sidebar, "Språk / Language", list(i18n.LANGUAGES), "lang", i18n.DEFAULT_LANGUAGE,
+                         format_func=lambda x: {"nb": "Norsk (bokmål)", "en": "English"}[x])
+    return i18n.set_language(lang)
+
+
+def global_filters() -> filters.Filters | None:
+    """Period, department and category in the sidebar, kept in the URL's query
+    parameters (?periode=2025-K3&avdeling=4100&kategori=BYGG). None when there is no data."""
+    years = cached(queries.available_years)
+    if not years:
+        return None
+    last = cached(queries.last_spend_date)
+    options = filters.period_options(years, last)
+    default = filters.default_period(years, last)
+    lang = i18n.get_language()
+    sb = st.sidebar
+    period_key = url_selectbox(sb, t("filter.period"), options, "periode", default,
+                               format_func=lambda k: filters.Period.parse(k).label(lang))
+    deps = cached(queries.departments)
+    dep_names = dict(zip(deps["code"], deps["name"]))
+    department = url_selectbox(
+        sb, t("filter.department"), [""] + deps["code"].tolist(), "avdeling", "",
+        format_func=lambda c: t("filter.all_departments") if c == "" else f"{c} {dep_names.get(c, '')}")
+    cats = cached(queries.categories)
+    cat_names = dict(zip(cats["code"], cats["name_nb" if lang == "nb" else "name_en"]))
+    category = url_selectbox(
+        sb, t("filter.category"), [""] + cats["code"].tolist(), "kategori", "",
+        format_func=lambda c: t("filter.all_categories") if c == "" else cat_names.get(c, c))
+    return filters.Filters(filters.Period.parse(period_key), department or None, category or None)
+
+
+def get_filters() -> filters.Filters | None:
+    """The filters chosen in the entry point's sidebar for this run."""
+    return st.session_state.get("_filters")
+
+
+def category_name(code: str, lang: str | None = None) -> str:
+    cats = cached(queries.categories)
+    col = "name_nb" if (lang or i18n.get_language()) == "nb" else "name_en"
+    row = cats[cats["code"] == code]
+    return row[col].iloc[0] if len(row) else code
+
+
+def scope_text(f: filters.Filters) -> str:
+    """' – Eiendom – Bygg, anlegg …' for chart titles: what the numbers are limited to."""
+    parts = []
+    if f.department:
+        deps = cached(queries.departments)
+        name = deps.loc[deps["code"] == f.department, "name"]
+        parts.append(name.iloc[0] if len(name) else f.department)
+    if f.category:
+        parts.append(category_name(f.category))
+    return "".join(f" – {p}" for p in parts)
+
+
+def empty_state(message_key: str = "app.no_data") -> None:
+    st.info(t(message_key), icon=":material/info:")
