@@ -213,14 +213,15 @@ def _date(rng: np.random.Generator, start: dt.date, end: dt.date) -> dt.date:
     return start + dt.timedelta(days=int(rng.integers(0, max(1, (end - start).days + 1))))
 
 
-def _suppliers(rng: np.random.Generator) -> list[dict]:
+def _suppliers(rng: np.random.Generator, scale: float = 1.0) -> list[dict]:
     sn2025 = _sn2025_map()
-    total = sum(SUPPLIERS_PER_CATEGORY.values())
+    per_category = {c: int(round(n * scale)) for c, n in SUPPLIERS_PER_CATEGORY.items()}
+    total = sum(per_category.values())
     numbers = _orgnrs(rng, total)
     names_seen: set[str] = set()
     rows: list[dict] = []
     i = 0
-    for cat, n in SUPPLIERS_PER_CATEGORY.items():
+    for cat, n in per_category.items():
         prof = PROFILES[cat]
         weights = np.array([p[1] for p in prof], dtype=float)
         picks = rng.choice(len(prof), size=n, p=weights / weights.sum())
@@ -327,7 +328,7 @@ def _insert_df(con, table: str, df, columns: list[str]) -> None:
 
 
 def _spend(rng: np.random.Generator, sup: list[dict], sup_cat: dict[str, str], acc_cat: dict[str, str],
-           year_uploads: dict[int, int]) -> pa.Table:
+           year_uploads: dict[int, int], line_scale: float = 1.0) -> pa.Table:
     """All spend lines, vectorised; amounts calibrated per (year, category) to the krone."""
     n_sup = len(sup)
     cat_codes = list(SEED_2025_KNOK)
@@ -354,7 +355,7 @@ def _spend(rng: np.random.Generator, sup: list[dict], sup_cat: dict[str, str], a
         ndays = int((end - start).astype(int)) + 1
         for ci, cat in enumerate(cat_codes):
             idx = np.where(sup_intended == ci)[0]
-            n = int(LINES_PER_YEAR[cat] * (ndays / 365.0))
+            n = int(LINES_PER_YEAR[cat] * line_scale * (ndays / 365.0))
             p = size[idx] / size[idx].sum()
             s_idx = idx[rng.choice(len(idx), size=n, p=p)]
             dates = start + rng.integers(0, ndays, size=n).astype("timedelta64[D]")
@@ -567,8 +568,12 @@ def _controls(rng, contracts: list[dict], sup_by_id: dict[str, dict]):
     return controls, findings
 
 
-def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True) -> dict:
-    """Build the demo database at ``path``; returns counts. Deterministic for a seed."""
+def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True,
+          supplier_scale: float = 1.0, line_scale: float = 1.0, max_contracts: int | None = None) -> dict:
+    """Build the demo database at ``path``; returns counts. Deterministic for a seed.
+
+    The scale arguments make larger databases for benchmarks (e.g. 50 000 suppliers,
+    5 000 000 lines, 20 000 contracts); the defaults give the bundled demo."""
     import pandas as pd
 
     path = Path(path)
@@ -588,7 +593,7 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True) 
     try:
         con.execute("BEGIN TRANSACTION")
         con.executemany("INSERT INTO departments VALUES (?, ?, ?)", DEPARTMENTS)
-        sup = _suppliers(rng)
+        sup = _suppliers(rng, supplier_scale)
         sup_cols = ["supplier_id", "orgnr", "name", "erp_supplier_no", "nace_code", "nace_version", "org_form",
                     "founded_date", "registered_date", "vat_registered", "employees", "bankrupt",
                     "under_liquidation", "forced_dissolution", "deleted_date", "last_accounts_year",
@@ -616,7 +621,7 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True) 
         accounts = sorted({a for accs, _ in ACCOUNTS.values() for a in accs})
         con.execute("CREATE TEMP TABLE _acc AS SELECT unnest(?::VARCHAR[]) AS account", [accounts])
         acc_cat = dict(con.execute(ACCOUNT_CATEGORY_SQL.replace("FROM spend WHERE account IS NOT NULL", "FROM _acc")).fetchall())
-        table = _spend(rng, sup, sup_cat, acc_cat, year_uploads)
+        table = _spend(rng, sup, sup_cat, acc_cat, year_uploads, line_scale)
         con.register("_spend_src", table)
         con.execute(
             """INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
@@ -634,6 +639,9 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True) 
         )
 
         contracts = _contracts(rng, con, sup, {d[0]: d[1] for d in DEPARTMENTS})
+        if max_contracts is not None and len(contracts) > max_contracts:
+            keep = np.sort(rng.choice(len(contracts), size=max_contracts, replace=False))
+            contracts = [contracts[i] for i in keep]
         cdf = pd.DataFrame(contracts)
         for col in ("subcontractor_levels", "workers", "upload_id"):
             cdf[col] = cdf[col].astype("Int64")
