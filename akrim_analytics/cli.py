@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except UserError as e:
+    except (UserError, db.DatabaseInUse) as e:
         print(f"Feil: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

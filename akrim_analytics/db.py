@@ -82,13 +82,25 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     return applied_now
 
 
+class DatabaseInUse(Exception):
+    """Another process holds the database file (DuckDB allows one process at a time)."""
+
+
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
             migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database and bring its schema up to date."""
     p = db_path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(p), read_only=read_only)
+    try:
+        con = duckdb.connect(str(p), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise DatabaseInUse(
+                f"The database {p} is in use by another process (is the dashboard running on it?). "
+                "DuckDB lets one process open a database file at a time: stop that process, or "
+                "run this on a copy.") from e
+        raise
     if migrate_schema and not read_only:
         migrate(con)
     return con

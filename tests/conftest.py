@@ -41,6 +41,22 @@ def demo_db(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_db_copy(demo_db, tmp_path_factory):
+    """Factory: a private copy of the demo database, for another process to open.
+
+    DuckDB lets only one process open a file; this test process keeps the demo
+    database open (AppTest's cached connection), so servers and CLI runs get a copy."""
+    import shutil
+
+    def make(name: str = "copy") -> Path:
+        path = tmp_path_factory.mktemp(name) / "demo.duckdb"
+        shutil.copy(demo_db, path)
+        return path
+
+    return make
+
+
 @pytest.fixture
 def demo_con(demo_db):
     c = db.connect(demo_db)
@@ -55,10 +71,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(demo_db):
-    """The real app served on localhost over the demo database."""
+def streamlit_server(demo_db_copy):
+    """The real app served on localhost over (a copy of) the demo database."""
     port = free_port()
-    env = dict(os.environ, AKRIM_DB=str(demo_db))
+    env = dict(os.environ, AKRIM_DB=str(demo_db_copy("server")))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1"],

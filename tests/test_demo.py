@@ -96,8 +96,9 @@ def test_deterministic(tmp_path):
     assert summary.build(ca) == summary.build(cb)
 
 
-def test_summary_cli(demo_db):
-    out = subprocess.run([sys.executable, "-m", "akrim_analytics", "summary", "--db", str(demo_db), "--json"],
+def test_summary_cli(demo_db_copy):
+    path = demo_db_copy("summary")
+    out = subprocess.run([sys.executable, "-m", "akrim_analytics", "summary", "--db", str(path), "--json"],
                          capture_output=True, text=True, check=True)
     data = json.loads(out.stdout)
     assert {"spend_rows", "spend_total_nok", "suppliers", "contracts", "years"} <= set(data)
