@@ -5,6 +5,7 @@ their own transaction so the entry and the change are stored together or not at 
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -23,12 +24,51 @@ def log(con: duckdb.DuckDBPyConnection, user: User | str, action: str,
 
 
 def entries(con: duckdb.DuckDBPyConnection, *, action: str | None = None, username: str | None = None,
-            limit: int = 1000):
-    """The newest entries first, optionally filtered, as a DataFrame."""
+            limit: int = 1000, actions: list[str] | tuple[str, ...] | None = None,
+            date_from: date | None = None, date_to: date | None = None, text: str | None = None):
+    """The newest entries first, optionally filtered, as a DataFrame.
+
+    ``action``/``actions``: one or several action names; ``username``: exact user;
+    ``date_from``/``date_to``: inclusive dates; ``text``: case-insensitive substring of
+    the object type, object id, user or details."""
+    where, params = _where(action, actions, username, date_from, date_to, text)
     return con.execute(
-        """SELECT audit_id, logged_at, username, action, object_type, object_id, details
-           FROM audit_log
-           WHERE (? IS NULL OR action = ?) AND (? IS NULL OR username = ?)
+        f"""SELECT audit_id, logged_at, username, action, object_type, object_id, details
+           FROM audit_log WHERE {where}
            ORDER BY audit_id DESC LIMIT ?""",
-        [action, action, username, username, limit],
+        [*params, int(limit)],
     ).df()
+
+
+def count(con: duckdb.DuckDBPyConnection, *, action: str | None = None, username: str | None = None,
+          actions: list[str] | tuple[str, ...] | None = None, date_from: date | None = None,
+          date_to: date | None = None, text: str | None = None) -> int:
+    """How many entries match the same filters as ``entries`` (without the limit)."""
+    where, params = _where(action, actions, username, date_from, date_to, text)
+    return con.execute(f"SELECT count(*) FROM audit_log WHERE {where}", params).fetchone()[0]
+
+
+def _where(action, actions, username, date_from, date_to, text) -> tuple[str, list]:
+    # A fixed predicate; every value is a bound parameter.
+    acts = list(actions) if actions else None
+    needle = text.strip().lower() if text and text.strip() else None
+    return (
+        """(CAST(? AS VARCHAR) IS NULL OR action = ?)
+           AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), action))
+           AND (CAST(? AS VARCHAR) IS NULL OR username = ?)
+           AND (CAST(? AS DATE) IS NULL OR logged_at >= CAST(? AS DATE))
+           AND (CAST(? AS DATE) IS NULL OR logged_at < CAST(? AS DATE) + INTERVAL 1 DAY)
+           AND (CAST(? AS VARCHAR) IS NULL OR contains(lower(concat_ws(' ', username, object_type,
+                object_id, CAST(details AS VARCHAR))), ?))""",
+        [action, action, acts, acts, username, username, date_from, date_from, date_to, date_to, needle, needle],
+    )
+
+
+def actions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every action name that occurs in the log, alphabetically."""
+    return [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY action").fetchall()]
+
+
+def usernames(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every user that occurs in the log, alphabetically."""
+    return [r[0] for r in con.execute("SELECT DISTINCT username FROM audit_log ORDER BY username").fetchall()]

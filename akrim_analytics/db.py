@@ -106,17 +106,29 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     return con
 
 
+# Write transactions in this process run one at a time. DuckDB's optimistic concurrency
+# would otherwise abort one of two concurrent writers that touch the same row (every
+# write bumps meta.data_version; imports upsert the same suppliers), and an analyst
+# would see a "write-write conflict" error. Readers never wait: they see the last
+# committed state (MVCC). Re-entrant, so a nested call gets DuckDB's own error, not a deadlock.
+_write_lock = threading.RLock()
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run a block in one transaction: all of it is stored, or none of it."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
+    """Run a block in one transaction: all of it is stored, or none of it.
+
+    Writers in one process are serialised (see ``_write_lock``), so two analysts
+    importing at the same time both succeed, one after the other."""
+    with _write_lock:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
