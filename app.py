@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from akrim_analytics import nav
+from akrim_analytics import auth, nav
 from akrim_analytics.i18n import t
-from ui import common
+from ui import common, login
 
+common.entry_point()   # pages run only through this script (login gate, role check)
 st.set_page_config(page_title="A-krim-analyse", page_icon=":material/shield:", layout="wide")
 
 lang = common.setup_language()
 user = common.current_user()
 
 pages_by_section: dict[str, list] = {}
+spec_of_page: dict[int, nav.PageSpec] = {}
 for spec in nav.PAGES:
     if not (common.REPO / spec.path).exists():
         continue
@@ -23,17 +25,29 @@ for spec in nav.PAGES:
     page = st.Page(str(common.REPO / spec.path), title=t(spec.title_key), icon=spec.icon,
                    url_path=spec.url_path, default=spec.default)
     pages_by_section.setdefault(t(spec.section_key), []).append(page)
+    spec_of_page[id(page)] = spec
 
 if common.is_demo():
     st.sidebar.info(t("app.demo_banner"), icon=":material/science:")
 
 if user is None:
-    from ui import login
-
     login.render()
     st.stop()
 
 st.session_state["_filters"] = common.global_filters()
 pg = st.navigation(pages_by_section)
 st.sidebar.caption(t("app.data_version", version=common.data_version()))
-pg.run()
+login.sidebar_account(user)
+
+# The menu only lists the pages the role may open; this check refuses any other way in,
+# and a write refused by the core (auth.require) becomes a message, not a traceback.
+spec = spec_of_page.get(id(pg))
+st.session_state["_page"] = spec.url_path if spec else None
+if spec is None or not user.has(spec.min_role):
+    st.error(t("auth.page_denied", role=t(f"auth.role.{spec.min_role if spec else 'admin'}")),
+             icon=":material/block:")
+    st.stop()
+try:
+    pg.run()
+except auth.PermissionDenied:
+    st.error(t("auth.action_denied"), icon=":material/block:")

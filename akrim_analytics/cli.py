@@ -15,7 +15,9 @@ import time
 from . import db
 
 # Feature modules that add subcommands through a ``register(subparsers)`` function.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "akrim_analytics.admin_cli",   # create-user, set-password, unlock-user, list-users, backup, restore
+]
 
 
 class UserError(Exception):

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from akrim_analytics import auth, db, filters, i18n, queries
 from akrim_analytics.i18n import t
@@ -22,8 +23,28 @@ def db_path() -> str:
     return str(db.db_path())
 
 
+def entry_point() -> None:
+    """Called first by ``app.py``: from now on this server runs pages only through it.
+
+    Because the repository has a ``pages/`` folder, Streamlit starts in its old
+    multipage mode (``PagesManager.uses_pages_directory``) until ``st.navigation`` is
+    first called, and in that mode a URL such as ``/brukere`` runs ``pages/brukere.py``
+    on its own, without the login gate and role check in ``app.py``."""
+    PagesManager.uses_pages_directory = False
+
+
+def _through_entry_point() -> None:
+    """Refuse to serve a page run on its own (see ``entry_point``): switch Streamlit to
+    ``st.navigation`` mode and rerun, so ``app.py`` runs and decides. Every page reaches
+    this through ``con()``, ``current_user()`` or ``get_filters()``."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def con():
     """A cursor for this script run on the shared database connection (thread-safe use)."""
+    _through_entry_point()
     return _connection(db_path()).cursor()
 
 
@@ -51,11 +72,16 @@ def is_demo() -> bool:
 
 
 def current_user() -> auth.User | None:
-    """The logged-in user; in the bundled demo database a demo admin (no login)."""
-    user = st.session_state.get("user")
-    if user is None and is_demo():
-        user = auth.User("demo", "admin", "Demo")
-    return user
+    """The logged-in user; in the bundled demo database a demo admin (no login).
+
+    Elsewhere None until the user has logged in (``ui/login.py``: local accounts or single
+    sign-on). Tests set ``st.session_state["user"] = auth.User(...)`` to act as a user."""
+    _through_entry_point()
+    if is_demo():
+        return st.session_state.get("user") or auth.User("demo", "admin", "Demo")
+    from ui import login
+
+    return login.session_user()
 
 
 def url_selectbox(container, label: str, options: list[str], key: str, default: str,
@@ -114,6 +140,7 @@ def global_filters() -> filters.Filters | None:
 
 def get_filters() -> filters.Filters | None:
     """The filters chosen in the entry point's sidebar for this run."""
+    _through_entry_point()
     return st.session_state.get("_filters")
 
 
