@@ -97,8 +97,8 @@ def excel_bytes(sheets: Mapping[str, pd.DataFrame] | pd.DataFrame, *, sheet: str
             ws = xw.sheets[sname]
             ws.freeze_panes(1, 0)
             for i, col in enumerate(safe.columns):
-                values = safe[col].head(500).astype(str).str.len()
-                width = max([len(str(col))] + ([int(values.max())] if len(values) else []))
+                longest = safe[col].head(500).astype("string").fillna("").str.len().max()
+                width = max(len(str(col)), 0 if pd.isna(longest) else int(longest))
                 ws.set_column(i, i, min(max(width + 2, 8), 60))
     return buf.getvalue()
 

@@ -18,6 +18,30 @@ from akrim_analytics import db  # noqa: E402
 ARTIFACTS = REPO / "test-artifacts"
 
 
+def _apptest_in_navigation_mode() -> None:
+    """Make AppTest run app.py the way a served app runs it after its first request.
+
+    AppTest resets Streamlit's class flag ``PagesManager.uses_pages_directory`` before every
+    ``run()``; with our ``pages/`` folder that is the old multipage mode, in which
+    ``ui.common.entry_point`` restarts the run (dropping the click being tested) and
+    ``switch_page`` would run a page file without app.py. A served app is in
+    ``st.navigation`` mode from its second run on. ``tests/test_auth_roles.py`` tests
+    the old mode on purpose (``ORIGINAL_PAGES_MANAGER``)."""
+    import streamlit.testing.v1.app_test as app_test
+
+    class NavigationModePagesManager(ORIGINAL_PAGES_MANAGER):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            ORIGINAL_PAGES_MANAGER.uses_pages_directory = False
+
+    app_test.PagesManager = NavigationModePagesManager
+
+
+from streamlit.runtime.pages_manager import PagesManager as ORIGINAL_PAGES_MANAGER  # noqa: E402
+
+_apptest_in_navigation_mode()
+
+
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "test.duckdb"

@@ -29,6 +29,7 @@ def frame():
         "Kategori": pd.Categorical(["=1+1"] + ["BYGG"] * 8),
         "Blandet": [1, "=2", None, 4.5, "-x", date(2025, 1, 1), "ok", "@", "+"],
         "=Overskrift": ["x"] * 9,
+        "Tom": [None] * 9,
     })
 
 

@@ -24,19 +24,20 @@ def db_path() -> str:
 
 
 def entry_point() -> None:
-    """Called first by ``app.py``: from now on this server runs pages only through it.
+    """Called first by ``app.py``: pages run only through it, in ``st.navigation`` mode.
 
-    Because the repository has a ``pages/`` folder, Streamlit starts in its old
+    Because the repository has a ``pages/`` folder, Streamlit starts a server in its old
     multipage mode (``PagesManager.uses_pages_directory``) until ``st.navigation`` is
-    first called, and in that mode a URL such as ``/brukere`` runs ``pages/brukere.py``
-    on its own, without the login gate and role check in ``app.py``."""
-    PagesManager.uses_pages_directory = False
+    first called. In that mode a URL such as ``/brukere`` runs ``pages/brukere.py`` on
+    its own, without the login gate and role check in ``app.py``, and widgets get other
+    ids than in later runs. So the first run switches the mode off and starts again."""
+    _through_entry_point()
 
 
 def _through_entry_point() -> None:
-    """Refuse to serve a page run on its own (see ``entry_point``): switch Streamlit to
-    ``st.navigation`` mode and rerun, so ``app.py`` runs and decides. Every page reaches
-    this through ``con()``, ``current_user()`` or ``get_filters()``."""
+    """Refuse to serve a run in the old mode (see ``entry_point``): switch Streamlit to
+    ``st.navigation`` mode and rerun the same URL, so ``app.py`` runs and decides. Every
+    page reaches this through ``con()``, ``current_user()`` or ``get_filters()``."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
