@@ -592,7 +592,7 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True,
     con = db.connect(tmp)
     try:
         con.execute("BEGIN TRANSACTION")
-        con.executemany("INSERT INTO departments VALUES (?, ?, ?)", DEPARTMENTS)
+        con.executemany("INSERT INTO departments (code, name, area) VALUES (?, ?, ?)", DEPARTMENTS)
         sup = _suppliers(rng, supplier_scale)
         sup_cols = ["supplier_id", "orgnr", "name", "erp_supplier_no", "nace_code", "nace_version", "org_form",
                     "founded_date", "registered_date", "vat_registered", "employees", "bankrupt",
@@ -665,11 +665,17 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True,
         db.set_meta(con, "municipality", "Demo kommune")
         db.bump_data_version(con)
         audit.log(con, SYSTEM, "demo_build", "database", str(path), {"seed": seed})
+        # Risk: the demo's "today" is its last day of data; one pinned run per quarter
+        # end from 2024 so "change from the previous quarter" has history.
+        from . import risk
+
+        db.set_meta(con, "risk_as_of", LAST_DAY.isoformat())
+        risk_runs = risk.score_quarters(con, SYSTEM, dt.date(2024, 1, 1), LAST_DAY)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         counts = {
             "suppliers": len(sup), "contracts": len(contracts), "controls": len(controls),
-            "findings": len(findings), "spend_rows": table.num_rows,
+            "findings": len(findings), "spend_rows": table.num_rows, "risk_runs": len(risk_runs),
         }
     except BaseException:
         con.close()

@@ -13,7 +13,7 @@ import duckdb
 from .auth import User
 
 AFTER_DATA_CHANGE: list[str] = [
-    # "akrim_analytics.risk:rescore_after_change",
+    "akrim_analytics.risk:rescore_after_change",
 ]
 
 

@@ -1,0 +1,546 @@
+"""Scoring: one run scores every contract and supplier in scope, set-based in SQL.
+
+Steps of ``score_all`` (all inside one transaction):
+
+1. the configuration in force (``config.ensure_config``) and a new ``risk_runs`` row
+   with the configuration version, the data version and the as_of date;
+2. ``_risk_base``: one row per entity — every contract running on as_of or ended
+   within ``general.ended_within_months`` before it, and every supplier with spend
+   in the window or such a contract — with the supplier's register data, its
+   industry (NACE, per classification version), the contract's CPV match, its kind
+   (works / services / goods), the wage-regulation threshold in force and whether the
+   regulation covers it;
+3. every enabled indicator adds its factor rows (``indicators``);
+4. each assessment is computed from those stored points only:
+   likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
+   reach (same for consequence), level = ``levels.matrix[likelihood][consequence]``,
+   required_step = ``control[level]`` when covered, else 0;
+5. superseded runs are pruned (see ``_prune``), the run is audit-logged and the data
+   version bumped.
+
+As-of semantics: spend posted after as_of, controls done after it and findings
+opened after it are ignored, and a finding closed after as_of counts as open, so a
+run for a past quarter end reproduces that quarter. Register data (bankruptcy,
+employees …) is the current snapshot: the register keeps no history here.
+
+Exposure (NOK, for ranking follow-up) = max(spend in the last 12 months, annual
+contract value) × likelihood / 5, where annual contract value = estimated value /
+contract years (at least one year; the whole value when the dates are missing).
+For suppliers it is spend in the last 12 months × likelihood / 5.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import time
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Iterator
+
+import duckdb
+
+from .. import audit, db
+from ..auth import User, require
+from . import config as rconfig
+from .indicators import INDICATORS, Context
+
+TEMP_TABLES = ("_risk_sp", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
+               "_risk_sup", "_risk_c", "_risk_s", "_risk_base", "_risk_f")
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``db.transaction`` unless a transaction is already open (e.g. when called from a
+    data-change hook inside a writer's transaction): then join it. Detected without a
+    failing BEGIN, which would abort the open transaction."""
+    a = con.execute("SELECT txid_current()").fetchone()[0]
+    b = con.execute("SELECT txid_current()").fetchone()[0]
+    if a == b:  # same transaction id twice: inside an explicit transaction
+        yield con
+    else:
+        with db.transaction(con):
+            yield con
+
+
+def default_as_of(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """Today, unless the database pins the assessment date (meta ``risk_as_of``; the
+    demo database pins it to its last day of data)."""
+    pinned = db.get_meta(con, "risk_as_of")
+    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
+
+
+def _months_before(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    last = [31, 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
+    return dt.date(y, m, min(d.day, last))
+
+
+def _cpv_divisions() -> tuple[list[str], list[str]]:
+    """CPV division → contract kind from the CPV 2008 reference (supplies/works/services)."""
+    kinds = {"supplies": "goods", "works": "works", "services": "services"}
+    divs, out = [], []
+    with (db.DATA_DIR / "reference" / "cpv_2008_divisions_en.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            k = kinds.get(row["contract_type_hint"].strip())
+            if k:
+                divs.append(row["division"].strip().zfill(2))
+                out.append(k)
+    return divs, out
+
+
+@lru_cache(maxsize=1)
+def _nace_names() -> tuple[list[str], list[str], list[str]]:
+    """(version, code, name) of every SN2007 and SN2025 code, from SSB's Klass files."""
+    ver, code, name = [], [], []
+    ref = db.DATA_DIR / "reference"
+    with (ref / "ssb_sn2007_klass_v30.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter=";"):
+            ver.append("SN2007"), code.append(row["code"]), name.append(row["name"])
+    with (ref / "ssb_sn2025_klass_v3218.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            ver.append("SN2025"), code.append(row["code"]), name.append(row["name"])
+    return ver, code, name
+
+
+_MACROS = [
+    "CREATE OR REPLACE TEMP MACRO risk_nok_nb(x) AS format('{:t .0f}', CAST(x AS DOUBLE)) || ' kr'",
+    "CREATE OR REPLACE TEMP MACRO risk_nok_en(x) AS 'NOK ' || format('{:,.0f}', CAST(x AS DOUBLE))",
+    "CREATE OR REPLACE TEMP MACRO risk_d_nb(d) AS strftime(CAST(d AS DATE), '%d.%m.%Y')",
+    "CREATE OR REPLACE TEMP MACRO risk_d_en(d) AS strftime(CAST(d AS DATE), '%Y-%m-%d')",
+    "CREATE OR REPLACE TEMP MACRO risk_num_en(x) AS format('{:g}', CAST(x AS DOUBLE))",
+    "CREATE OR REPLACE TEMP MACRO risk_num_nb(x) AS replace(format('{:g}', CAST(x AS DOUBLE)), '.', ',')",
+    """CREATE OR REPLACE TEMP MACRO risk_pts_nb(p, dim) AS
+         CASE WHEN p > 0 THEN '+' || risk_num_nb(p) WHEN p < 0 THEN '−' || risk_num_nb(-p) ELSE '±0' END
+         || ' ' || CASE dim WHEN 'likelihood' THEN 'sannsynlighet' ELSE 'konsekvens' END""",
+    """CREATE OR REPLACE TEMP MACRO risk_pts_en(p, dim) AS
+         CASE WHEN p > 0 THEN '+' || risk_num_en(p) WHEN p < 0 THEN '−' || risk_num_en(-p) ELSE '±0' END
+         || ' ' || CASE dim WHEN 'likelihood' THEN 'likelihood' ELSE 'consequence' END""",
+]
+
+
+def _load_config_tables(con, cfg: dict) -> None:
+    g = cfg["general"]
+    ind_rows = [(i["key"], i["name_nb"], i["name_en"], ver.upper(), p, i["allmenngjort"], float(i["points"]))
+                for i in cfg["industries"] for ver in ("sn2007", "sn2025") for p in i[ver]]
+    cols = list(zip(*ind_rows)) if ind_rows else [[]] * 7
+    _x(con,
+        """CREATE TEMP TABLE _risk_ind AS
+           SELECT unnest($k::VARCHAR[]) AS key, unnest($nb::VARCHAR[]) AS name_nb, unnest($en::VARCHAR[]) AS name_en,
+                  unnest($v::VARCHAR[]) AS version, unnest($p::VARCHAR[]) AS prefix,
+                  unnest($a::VARCHAR[]) AS allmenngjort, unnest($pts::DOUBLE[]) AS points""",
+        {"k": list(cols[0]), "nb": list(cols[1]), "en": list(cols[2]), "v": list(cols[3]), "p": list(cols[4]),
+         "a": list(cols[5]), "pts": list(cols[6])},
+    )
+    cpv = cfg["cpv_risk"]
+    _x(con,
+        """CREATE TEMP TABLE _risk_cpv AS
+           SELECT unnest($p::VARCHAR[]) AS prefix, unnest($nb::VARCHAR[]) AS name_nb,
+                  unnest($en::VARCHAR[]) AS name_en, unnest($pts::DOUBLE[]) AS points""",
+        {"p": [r["prefix"] for r in cpv], "nb": [r["name_nb"] for r in cpv], "en": [r["name_en"] for r in cpv],
+         "pts": [float(r["points"]) for r in cpv]},
+    )
+    ver, code, name = _nace_names()
+    _x(con, """CREATE TEMP TABLE _risk_nace AS SELECT unnest($v::VARCHAR[]) AS version,
+                   unnest($c::VARCHAR[]) AS code, unnest($n::VARCHAR[]) AS name""", {"v": ver, "c": code, "n": name})
+    divs, kinds = _cpv_divisions()
+    _x(con, "CREATE TEMP TABLE _risk_cpvdiv AS SELECT unnest($d::VARCHAR[]) AS division, unnest($k::VARCHAR[]) AS kind",
+                {"d": divs, "k": kinds})
+    _x(con, "CREATE TEMP TABLE _risk_goods AS SELECT unnest($p::VARCHAR[]) AS prefix",
+                {"p": list(g["goods_nace_prefixes"])})
+    auth = g["authority"]
+    th = cfg["thresholds"]
+    _x(con,
+        """CREATE TEMP TABLE _risk_thr AS
+           SELECT CAST(unnest($f::VARCHAR[]) AS DATE) AS from_date, unnest($a::DOUBLE[]) AS amount,
+                  unnest($v::BOOLEAN[]) AS verified""",
+        {"f": [t["from"] for t in th], "a": [float(t[auth]) for t in th], "v": [bool(t["verified"]) for t in th]},
+    )
+
+
+def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after: dt.date) -> None:
+    g = cfg["general"]
+    p = {"as_of": as_of, "win": win_start}
+    # Spend up to as_of, per supplier × contract × category × department.
+    _x(con,
+        """CREATE TEMP TABLE _risk_sp AS
+           SELECT supplier_id, contract_id, category, department,
+                  coalesce(sum(amount) FILTER (WHERE posting_date > $win), 0) AS spend_12m,
+                  min(posting_date) AS first_invoice
+           FROM spend WHERE posting_date <= $as_of
+           GROUP BY ALL""", p)
+    # Suppliers with their industry (longest NACE prefix of the right classification).
+    _x(con,
+        """CREATE TEMP TABLE _risk_sup AS
+           WITH s AS (SELECT *, coalesce(nace_version, $defver) AS nace_ver FROM suppliers),
+           ind AS (
+               SELECT s.supplier_id,
+                      arg_max({'key': i.key, 'nb': i.name_nb, 'en': i.name_en, 'allm': i.allmenngjort,
+                               'points': i.points}, length(i.prefix)) AS m
+               FROM s JOIN _risk_ind i ON i.version = s.nace_ver AND starts_with(s.nace_code, i.prefix)
+               GROUP BY s.supplier_id),
+           goods AS (
+               SELECT DISTINCT s.supplier_id FROM s JOIN _risk_goods gp ON starts_with(s.nace_code, gp.prefix))
+           SELECT s.*, ind.m.key AS ind_key, ind.m.nb AS ind_nb, ind.m.en AS ind_en, ind.m.allm AS ind_allm,
+                  ind.m.points AS ind_points, goods.supplier_id IS NOT NULL AS nace_goods,
+                  s.register_extract_date IS NOT NULL AS has_register, nn.name AS nace_name
+           FROM s LEFT JOIN ind USING (supplier_id) LEFT JOIN goods USING (supplier_id)
+           LEFT JOIN _risk_nace nn ON nn.version = s.nace_ver AND nn.code = s.nace_code""",
+        {"defver": g["nace_version_when_missing"]})
+
+    sup_cols = """sp.orgnr, sp.nace_code, sp.nace_ver, sp.org_form, sp.founded_date, sp.registered_date,
+                  sp.vat_registered, sp.employees, sp.bankrupt, sp.under_liquidation, sp.forced_dissolution,
+                  sp.deleted_date, sp.last_accounts_year, sp.country_code, sp.ind_key, sp.ind_nb, sp.ind_en,
+                  sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
+                  coalesce(sp.has_register, false) AS has_register, sp.supplier_id IS NOT NULL AS supplier_known,
+                  sp.name AS supplier_name, sp.nace_name"""
+    # Supplier-level spend facts.
+    sup_spend = """
+        SELECT supplier_id, sum(spend_12m) AS sup_spend_12m,
+               coalesce(sum(spend_12m) FILTER (WHERE contract_id IS NULL), 0) AS nocontract_12m,
+               min(first_invoice) AS first_invoice
+        FROM _risk_sp GROUP BY supplier_id"""
+    cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
+
+    # Contracts in scope, enriched.
+    _x(con,
+        f"""CREATE TEMP TABLE _risk_c AS
+            WITH c AS (
+                SELECT c.*, (c.end_date IS NULL OR c.end_date >= $as_of) AS active,
+                       coalesce(cs.spend_12m, 0) AS spend_12m, coalesce(c.start_date, $as_of) AS ref_date
+                FROM contracts c
+                LEFT JOIN (SELECT contract_id, sum(spend_12m) AS spend_12m FROM _risk_sp
+                           WHERE contract_id IS NOT NULL GROUP BY contract_id) cs USING (contract_id)
+                WHERE coalesce(c.start_date, DATE '1900-01-01') <= $as_of
+                  AND coalesce(c.end_date, DATE '9999-12-31') >= $ended_after),
+            cpvm AS (
+                SELECT c.contract_id,
+                       arg_max({{'prefix': r.prefix, 'nb': r.name_nb, 'en': r.name_en, 'points': r.points}},
+                               length(r.prefix)) AS m
+                FROM c JOIN _risk_cpv r ON starts_with(c.cpv, r.prefix) GROUP BY c.contract_id),
+            e AS (
+                SELECT 'contract' AS entity_type, c.contract_id AS entity_id, c.contract_id, c.name,
+                       c.supplier_id, c.category, c.department, c.active, false AS no_contract, 1 AS n_contracts,
+                       c.start_date, c.end_date, c.estimated_value, c.cpv, c.labour_intensive AS labour_raw,
+                       c.subcontractor_levels, c.foreign_workers, c.workers, c.wage_clause, c.seriousness_clause,
+                       c.spend_12m, coalesce(ss.sup_spend_12m, 0) AS sup_spend_12m,
+                       coalesce(ss.nocontract_12m, 0) AS nocontract_12m, ss.first_invoice, c.ref_date,
+                       {sup_cols},
+                       cpvm.m.prefix AS cpv_prefix, cpvm.m.nb AS cpv_nb, cpvm.m.en AS cpv_en,
+                       coalesce(cpvm.m.points, 0) AS cpv_points, d.kind AS cpv_kind
+                FROM c
+                LEFT JOIN _risk_sup sp ON sp.supplier_id = c.supplier_id
+                LEFT JOIN ({sup_spend}) ss ON ss.supplier_id = c.supplier_id
+                LEFT JOIN cpvm ON cpvm.contract_id = c.contract_id
+                LEFT JOIN _risk_cpvdiv d ON d.division = left(c.cpv, 2)),
+            k AS (
+                SELECT e.*,
+                       CASE WHEN cpv_kind IS NOT NULL THEN cpv_kind
+                            WHEN labour_raw THEN 'services'
+                            WHEN nace_goods THEN 'goods'
+                            WHEN nace_code IS NOT NULL THEN 'services'
+                       END AS kind,
+                       CASE WHEN cpv_kind IS NOT NULL THEN 'cpv' WHEN labour_raw THEN 'labour'
+                            WHEN nace_code IS NOT NULL THEN 'nace' END AS kind_source
+                FROM e),
+            t AS (
+                SELECT k.*, t.from_date AS thr_from, t.amount AS thr_amount, t.verified AS thr_verified
+                FROM k ASOF LEFT JOIN _risk_thr t ON k.ref_date >= t.from_date),
+            t2 AS (
+                SELECT t.* REPLACE (
+                           coalesce(thr_from, (SELECT min(from_date) FROM _risk_thr)) AS thr_from,
+                           coalesce(thr_amount, (SELECT arg_min(amount, from_date) FROM _risk_thr)) AS thr_amount,
+                           coalesce(thr_verified, (SELECT arg_min(verified, from_date) FROM _risk_thr)) AS thr_verified),
+                       greatest(estimated_value, spend_12m) AS value_basis
+                FROM t)
+            SELECT t2.*,
+                   CASE WHEN kind = 'goods' THEN 'goods'
+                        WHEN value_basis >= thr_amount THEN 'above'
+                        WHEN estimated_value IS NULL THEN 'value_unknown'
+                        WHEN ind_allm = 'ja' AND $allm_any THEN 'allmenngjort'
+                        ELSE 'below' END AS coverage_reason,
+                   coalesce(labour_raw, CASE WHEN kind = 'goods' THEN false WHEN ind_key IS NOT NULL THEN true END)
+                       AS labour_eff,
+                   labour_raw IS NULL AND kind IS DISTINCT FROM 'goods' AND ind_key IS NOT NULL AS labour_from_industry
+            FROM t2""",
+        {**p, "ended_after": ended_after, **cov_params})
+    _x(con, "ALTER TABLE _risk_c ADD COLUMN covered BOOLEAN")
+    _x(con, "UPDATE _risk_c SET covered = coverage_reason IN ('above', 'value_unknown', 'allmenngjort')")
+
+    # Suppliers: spend in the window or a contract in scope.
+    _x(con,
+        f"""CREATE TEMP TABLE _risk_s AS
+            WITH ids AS (
+                SELECT supplier_id FROM _risk_sp WHERE supplier_id IS NOT NULL GROUP BY supplier_id
+                HAVING sum(spend_12m) <> 0
+                UNION SELECT supplier_id FROM _risk_c WHERE supplier_id IS NOT NULL),
+            cat AS (
+                SELECT supplier_id, arg_max(category, amt) AS category, arg_max(department, amt) AS department
+                FROM (SELECT supplier_id, category, department, sum(spend_12m) AS amt FROM _risk_sp
+                      GROUP BY ALL) GROUP BY supplier_id),
+            cc AS (
+                SELECT supplier_id, count(*) AS n_contracts, bool_or(active) AS any_active,
+                       arg_max(category, coalesce(estimated_value, 0)) AS category,
+                       arg_max(department, coalesce(estimated_value, 0)) AS department,
+                       min(start_date) AS start_date, max(end_date) AS end_date,
+                       sum(estimated_value) AS estimated_value,
+                       arg_max(cpv, coalesce(estimated_value, 0)) AS cpv,
+                       bool_or(labour_raw) AS labour_raw, max(subcontractor_levels) AS subcontractor_levels,
+                       bool_or(foreign_workers) AS foreign_workers, sum(workers) AS workers,
+                       bool_and(wage_clause) AS wage_clause, bool_and(seriousness_clause) AS seriousness_clause,
+                       arg_max({{'prefix': cpv_prefix, 'nb': cpv_nb, 'en': cpv_en, 'points': cpv_points}},
+                               cpv_points) AS cpvm,
+                       CASE WHEN bool_or(kind = 'works') THEN 'works' WHEN bool_or(kind = 'services') THEN 'services'
+                            WHEN bool_and(kind = 'goods') THEN 'goods' END AS kind,
+                       count(*) FILTER (WHERE covered) AS n_covered,
+                       bool_or(labour_eff) AS labour_eff_c
+                FROM _risk_c WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
+            e AS (
+                SELECT 'supplier' AS entity_type, ids.supplier_id AS entity_id, NULL::VARCHAR AS contract_id,
+                       sp.name, ids.supplier_id, coalesce(cat.category, cc.category) AS category,
+                       coalesce(cat.department, cc.department) AS department, true AS active,
+                       cc.supplier_id IS NULL AS no_contract, coalesce(cc.n_contracts, 0) AS n_contracts,
+                       cc.start_date, cc.end_date, cc.estimated_value, cc.cpv, cc.labour_raw,
+                       cc.subcontractor_levels, cc.foreign_workers, cc.workers, cc.wage_clause, cc.seriousness_clause,
+                       coalesce(ss.sup_spend_12m, 0) AS spend_12m, coalesce(ss.sup_spend_12m, 0) AS sup_spend_12m,
+                       coalesce(ss.nocontract_12m, 0) AS nocontract_12m, ss.first_invoice,
+                       CAST($as_of AS DATE) AS ref_date,
+                       {sup_cols},
+                       cc.cpvm.prefix AS cpv_prefix, cc.cpvm.nb AS cpv_nb, cc.cpvm.en AS cpv_en,
+                       coalesce(cc.cpvm.points, 0) AS cpv_points, NULL::VARCHAR AS cpv_kind,
+                       coalesce(cc.kind, CASE WHEN sp.nace_goods THEN 'goods'
+                                              WHEN sp.nace_code IS NOT NULL THEN 'services' END) AS kind,
+                       CASE WHEN cc.kind IS NOT NULL THEN 'contracts' WHEN sp.nace_code IS NOT NULL THEN 'nace' END
+                           AS kind_source,
+                       cc.n_covered, cc.labour_eff_c
+                FROM ids
+                LEFT JOIN _risk_sup sp ON sp.supplier_id = ids.supplier_id
+                LEFT JOIN ({sup_spend}) ss ON ss.supplier_id = ids.supplier_id
+                LEFT JOIN cat ON cat.supplier_id = ids.supplier_id
+                LEFT JOIN cc ON cc.supplier_id = ids.supplier_id),
+            t AS (
+                SELECT e.*, t.from_date AS thr_from, t.amount AS thr_amount, t.verified AS thr_verified
+                FROM e ASOF LEFT JOIN _risk_thr t ON e.ref_date >= t.from_date),
+            t2 AS (
+                SELECT t.* REPLACE (
+                           coalesce(thr_from, (SELECT min(from_date) FROM _risk_thr)) AS thr_from,
+                           coalesce(thr_amount, (SELECT arg_min(amount, from_date) FROM _risk_thr)) AS thr_amount,
+                           coalesce(thr_verified, (SELECT arg_min(verified, from_date) FROM _risk_thr)) AS thr_verified),
+                       CASE WHEN no_contract THEN spend_12m ELSE nocontract_12m END AS value_basis
+                FROM t)
+            SELECT t2.*,
+                   CASE WHEN NOT no_contract AND n_covered > 0 THEN 'contracts'
+                        WHEN kind = 'goods' THEN 'goods'
+                        WHEN value_basis >= thr_amount THEN 'above'
+                        WHEN ind_allm = 'ja' AND $allm_any AND value_basis > 0 THEN 'allmenngjort'
+                        WHEN no_contract THEN 'below'
+                        ELSE 'contracts' END AS coverage_reason,
+                   coalesce(labour_eff_c, labour_raw,
+                            CASE WHEN kind = 'goods' THEN false WHEN ind_key IS NOT NULL THEN true END) AS labour_eff,
+                   labour_raw IS NULL AND labour_eff_c IS NULL AND kind IS DISTINCT FROM 'goods'
+                       AND ind_key IS NOT NULL AS labour_from_industry
+            FROM t2""",
+        {**p, **cov_params})
+    _x(con, "ALTER TABLE _risk_s ADD COLUMN covered BOOLEAN")
+    _x(con, "UPDATE _risk_s SET covered = (coverage_reason = 'contracts' AND n_covered > 0) "
+                "OR coverage_reason IN ('above', 'allmenngjort')")
+    _x(con, "CREATE TEMP TABLE _risk_base AS SELECT * FROM _risk_c UNION ALL BY NAME SELECT * FROM _risk_s")
+
+
+def _apply_indicators(con, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
+    """Every enabled indicator's rows into ``_risk_f``, in one INSERT (a UNION ALL of all
+    indicator SELECTs, their parameters renamed apart) so DuckDB runs them together."""
+    con.execute(
+        """CREATE TEMP TABLE _risk_f (entity_type VARCHAR, entity_id VARCHAR, factor VARCHAR, dimension VARCHAR,
+               points DOUBLE, unknown BOOLEAN, explanation_nb VARCHAR, explanation_en VARCHAR, source VARCHAR,
+               sort_order INTEGER)""")
+    settings = cfg.get("indicators", {})
+    parts: list[tuple[str, str, dict]] = []
+    for order, ind in enumerate(INDICATORS):
+        sec = settings.get(ind.key, {})
+        if not sec.get("enabled", True):
+            continue
+        ctx = Context(cfg=cfg, settings=sec, as_of=as_of, window_start=win_start, key=ind.key)
+        for sql, params in ind.build(ctx):
+            n = len(parts)
+            part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
+                           coalesce(unknown, false) AS unknown,
+                           body_nb || ': ' || risk_pts_nb(round(points, 2), dimension) AS explanation_nb,
+                           body_en || ': ' || risk_pts_en(round(points, 2), dimension) AS explanation_en,
+                           $eng_source AS source, $eng_order AS sort_order
+                    FROM ({sql}) x WHERE points IS NOT NULL"""
+            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_source": ind.source, "eng_order": order,
+                                 "as_of": as_of, "win": win_start})
+            part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)
+            parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
+    if not parts:
+        return
+    try:
+        con.execute("INSERT INTO _risk_f " + "\nUNION ALL\n".join(p[1] for p in parts),
+                    {k: v for p in parts for k, v in p[2].items()})
+    except duckdb.Error as e:
+        raise RuntimeError(f"risk indicators failed: {e}") from e
+
+
+_PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _bind(sql: str, params: dict) -> dict:
+    """The named parameters ``sql`` uses (DuckDB refuses unused ones); a missing one is a bug."""
+    names = set(_PARAM_RE.findall(sql))
+    missing = names - set(params)
+    if missing:
+        raise KeyError(f"risk SQL lacks parameters: {sorted(missing)}")
+    return {k: params[k] for k in names}
+
+
+def _assess(con, run_id: int, cfg: dict) -> None:
+    lb = [float(x) for x in cfg["scoring"]["likelihood_bands"]]
+    cb = [float(x) for x in cfg["scoring"]["consequence_bands"]]
+    ctl = cfg["control"]
+    _x(con,
+        """INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department,
+                   likelihood, consequence, level, required_step, covered, spend_12m, exposure, no_contract,
+                   likelihood_points, consequence_points, contract_kind, active, threshold_nok,
+                   spend_without_contract_12m)
+           WITH pts AS (
+               SELECT entity_type, entity_id,
+                      round(coalesce(sum(points) FILTER (WHERE dimension = 'likelihood'), 0), 2) AS lp,
+                      round(coalesce(sum(points) FILTER (WHERE dimension = 'consequence'), 0), 2) AS cp
+               FROM _risk_f GROUP BY ALL),
+           s AS (
+               SELECT b.*, coalesce(pts.lp, 0) AS lp, coalesce(pts.cp, 0) AS cp
+               FROM _risk_base b LEFT JOIN pts USING (entity_type, entity_id)),
+           s2 AS (
+               SELECT s.*,
+                      1 + CAST(lp >= $l1 AS INTEGER) + CAST(lp >= $l2 AS INTEGER) + CAST(lp >= $l3 AS INTEGER)
+                        + CAST(lp >= $l4 AS INTEGER) AS likelihood,
+                      1 + CAST(cp >= $c1 AS INTEGER) + CAST(cp >= $c2 AS INTEGER) + CAST(cp >= $c3 AS INTEGER)
+                        + CAST(cp >= $c4 AS INTEGER) AS consequence
+               FROM s),
+           s3 AS (
+               SELECT s2.*, list_extract(list_extract($matrix::VARCHAR[][], likelihood), consequence) AS level
+               FROM s2)
+           SELECT $run, entity_type, entity_id, supplier_id, category, department, likelihood, consequence, level,
+                  CASE WHEN NOT covered THEN 0 WHEN level = 'lav' THEN $s_lav WHEN level = 'middels' THEN $s_mid
+                       ELSE $s_hoy END,
+                  covered, spend_12m,
+                  round(greatest(
+                      greatest(spend_12m, 0),
+                      CASE WHEN entity_type = 'contract' AND estimated_value IS NOT NULL THEN
+                          estimated_value / CASE WHEN start_date IS NULL OR end_date IS NULL THEN 1.0
+                                                 ELSE greatest(1.0, (end_date - start_date) / 365.25) END
+                      ELSE 0 END) * likelihood / 5.0, 0),
+                  no_contract, lp, cp, kind, active, thr_amount, nocontract_12m
+           FROM s3""",
+        {"l1": lb[0], "l2": lb[1], "l3": lb[2], "l4": lb[3], "c1": cb[0], "c2": cb[1], "c3": cb[2], "c4": cb[3],
+         "matrix": cfg["levels"]["matrix"], "run": run_id,
+         "s_lav": int(ctl["lav"]), "s_mid": int(ctl["middels"]), "s_hoy": int(ctl["høy"])},
+    )
+    _x(con,
+        """INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points, explanation_nb,
+                                     explanation_en, unknown, source, sort_order)
+           SELECT $run, entity_type, entity_id, factor, dimension, points, explanation_nb, explanation_en,
+                  unknown, source, sort_order
+           FROM _risk_f ORDER BY entity_type, entity_id, sort_order""",
+        {"run": run_id})
+
+
+def _x(con, sql: str, params=None):
+    """Execute with only the named parameters the SQL uses (DuckDB refuses extra ones)."""
+    if isinstance(params, dict):
+        return con.execute(sql, _bind(sql, params))
+    return con.execute(sql) if params is None else con.execute(sql, params)
+
+
+def _drop_temp(con) -> None:
+    try:
+        for t in TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    except duckdb.TransactionException:
+        pass  # the transaction failed and is rolled back, taking the temp tables with it
+
+
+def _prune(con, run_id: int) -> int:
+    """Delete the rows of runs superseded by a newer run for the same quarter, unless
+    pinned (quarter history, explicit runs). Their ``risk_runs`` row stays (pruned =
+    true). Keeps the stored picture of every past quarter while frequent automatic
+    re-scoring does not pile up. Returns the number of runs pruned."""
+    ids = [r[0] for r in _x(con,
+        """SELECT o.run_id FROM risk_runs o
+           WHERE NOT coalesce(o.pinned, false) AND NOT coalesce(o.pruned, false) AND o.run_id <> $run
+             AND EXISTS (SELECT 1 FROM risk_runs n
+                         WHERE n.run_id > o.run_id AND NOT coalesce(n.pruned, false)
+                           AND year(n.as_of) = year(o.as_of) AND quarter(n.as_of) = quarter(o.as_of))""",
+        {"run": run_id}).fetchall()]
+    if ids:
+        _x(con, "DELETE FROM risk_factors WHERE list_contains($ids, run_id)", {"ids": ids})
+        _x(con, "DELETE FROM risk_assessments WHERE list_contains($ids, run_id)", {"ids": ids})
+        _x(con, "UPDATE risk_runs SET pruned = true WHERE list_contains($ids, run_id)", {"ids": ids})
+    return len(ids)
+
+
+def score_all(con: duckdb.DuckDBPyConnection, user: User, as_of: dt.date | None = None, *,
+              reason: str = "manual", pinned: bool = False, config_version: int | None = None) -> int:
+    """Score every contract and supplier in scope on ``as_of`` (default: ``default_as_of``)
+    and store the run; returns its run_id. Needs role analytiker (a derived write).
+
+    ``config_version`` re-applies an older configuration (default: the one in force).
+    ``pinned`` keeps the run even when a newer run for the same quarter exists.
+    Joins an open transaction (e.g. from a data-change hook) or opens its own."""
+    require(user, "analytiker", "re-score risk")
+    return _score(con, user, as_of, reason=reason, pinned=pinned, config_version=config_version)
+
+
+def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version: int | None) -> int:
+    t0 = time.perf_counter()
+    as_of = as_of or default_as_of(con)
+    if isinstance(as_of, str):
+        as_of = dt.date.fromisoformat(as_of)
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    with _transaction(con):
+        if config_version is None:
+            version, cfg = rconfig.ensure_config(con)
+        else:
+            version, cfg = config_version, rconfig.load_config(con, config_version)
+        g = cfg["general"]
+        win_start = _months_before(as_of, int(g["window_months"]))
+        ended_after = _months_before(as_of, int(g["ended_within_months"]))
+        data_version = db.data_version(con)
+        run_id = con.execute(
+            """INSERT INTO risk_runs (config_version, data_version, as_of, created_by, reason, pinned)
+               VALUES (?, ?, ?, ?, ?, ?) RETURNING run_id""",
+            [version, data_version, as_of, user.username, reason, pinned]).fetchone()[0]
+        _drop_temp(con)
+        try:
+            for m in _MACROS:
+                con.execute(m)
+            _load_config_tables(con, cfg)
+            _build_base(con, cfg, as_of, win_start, ended_after)
+            _apply_indicators(con, cfg, as_of, win_start)
+            _assess(con, run_id, cfg)
+        finally:
+            _drop_temp(con)
+        n = con.execute(
+            """SELECT count(*) FILTER (WHERE entity_type = 'contract'), count(*) FILTER (WHERE entity_type = 'supplier')
+               FROM risk_assessments WHERE run_id = ?""", [run_id]).fetchone()
+        pruned = _prune(con, run_id)
+        seconds = round(time.perf_counter() - t0, 3)
+        con.execute("UPDATE risk_runs SET n_contracts = ?, n_suppliers = ?, seconds = ? WHERE run_id = ?",
+                    [n[0], n[1], seconds, run_id])
+        audit.log(con, user, "risk_score", "risk_run", run_id,
+                  {"as_of": as_of.isoformat(), "config_version": version, "data_version": data_version,
+                   "reason": reason, "contracts": n[0], "suppliers": n[1], "pruned_runs": pruned})
+        db.bump_data_version(con)
+    return run_id
+
+
+def rescore_after_change(con: duckdb.DuckDBPyConnection, user: User, reason: str) -> int:
+    """Listener for ``hooks.AFTER_DATA_CHANGE``: re-score inside the writer's transaction.
+
+    The writer has already checked the user's right to make the change; re-scoring is
+    its derived consequence, so any signed-in role may trigger it here."""
+    require(user, "leder", "re-score risk")
+    return _score(con, user, None, reason=reason or "data change", pinned=False, config_version=None)

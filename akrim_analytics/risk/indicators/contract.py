@@ -1,0 +1,128 @@
+"""Facts about the contract itself: labour intensity, subcontractor chain, foreign
+workers and the required contract clauses."""
+from __future__ import annotations
+
+from . import Context, indicator
+
+
+@indicator("labour", "domain.md §1.2 (labour intensity, low skill), §4.1")
+def labour(ctx: Context):
+    """Labour-intensive service rather than goods, likelihood.
+
+    Source: domain.md §1.2 ("labour-intensive work with low formal skill
+    requirements", Økokrim/Fafo) and §4.1. Uses the contract's ``labour_intensive``
+    flag; where it is not registered, a supplier in a high-risk industry (§4.3) is
+    taken as labour-intensive and the line says so. Goods are never labour-intensive.
+    For a supplier: any of its contracts. Unknown → ``unknown_points``.
+
+    Settings: ``points``, ``unknown_points``.
+    """
+    p = {**ctx.tpls("yes", "assumed", "unknown"), "points": float(ctx.get("points", 1.0)),
+         "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    sql = """
+        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+               CASE WHEN labour_eff THEN $points WHEN labour_eff IS NULL THEN $unknown_points END AS points,
+               labour_eff IS NULL AS unknown,
+               CASE WHEN labour_eff IS NULL THEN $unknown_nb WHEN labour_from_industry THEN $assumed_nb
+                    ELSE $yes_nb END AS body_nb,
+               CASE WHEN labour_eff IS NULL THEN $unknown_en WHEN labour_from_industry THEN $assumed_en
+                    ELSE $yes_en END AS body_en
+        FROM _risk_base
+        WHERE labour_eff IS DISTINCT FROM false"""
+    return [(sql, p)]
+
+
+@indicator("subcontractors", "domain.md §3.1 (Norgesmodellen: max two levels), §1.2 (subcontractor chain)")
+def subcontractors(ctx: Context):
+    """Levels of subcontractors in the vertical chain, likelihood.
+
+    Source: domain.md §3.1 — Norgesmodellen allows at most two levels below the main
+    supplier (FOA §§ 8-13, 19-3); §1.2 — long chains and subcontractors low in the
+    chain carry worse conditions (SINTEF). More levels than ``limit`` →
+    ``over_limit_points``; 1..limit → ``within_limit_points``; none → no line.
+    Unknown for labour-intensive work → ``unknown_points``. For a supplier: the
+    longest chain among its contracts.
+
+    Settings: ``limit``, ``within_limit_points``, ``over_limit_points``, ``unknown_points``.
+    """
+    p = {**ctx.tpls("over", "within", "within_one", "unknown"), "limit": int(ctx.get("limit", 2)),
+         "over_points": float(ctx.get("over_limit_points", 3.0)),
+         "within_points": float(ctx.get("within_limit_points", 1.0)),
+         "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    sql = """
+        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+               CASE WHEN subcontractor_levels > $limit THEN $over_points
+                    WHEN subcontractor_levels >= 1 THEN $within_points
+                    WHEN subcontractor_levels IS NULL THEN $unknown_points END AS points,
+               subcontractor_levels IS NULL AS unknown,
+               CASE WHEN subcontractor_levels > $limit THEN format($over_nb, subcontractor_levels, $limit)
+                    WHEN subcontractor_levels = 1 THEN $within_one_nb
+                    WHEN subcontractor_levels >= 1 THEN format($within_nb, subcontractor_levels)
+                    ELSE $unknown_nb END AS body_nb,
+               CASE WHEN subcontractor_levels > $limit THEN format($over_en, subcontractor_levels, $limit)
+                    WHEN subcontractor_levels = 1 THEN $within_one_en
+                    WHEN subcontractor_levels >= 1 THEN format($within_en, subcontractor_levels)
+                    ELSE $unknown_en END AS body_en
+        FROM _risk_base
+        WHERE subcontractor_levels >= 1 OR (subcontractor_levels IS NULL AND labour_eff IS DISTINCT FROM false)"""
+    return [(sql, p)]
+
+
+@indicator("foreign_workers", "domain.md §1.2 (foreign / posted workers), §2.3 (RF-1199)")
+def foreign_workers(ctx: Context):
+    """Use of foreign or posted workers, likelihood.
+
+    Source: domain.md §1.2 — a large share of foreign labour, short stays, workers
+    employed by foreign firms (Fafo risk-factor list; Økokrim). The contract's
+    ``foreign_workers`` flag (for a supplier: any of its contracts). Unknown for
+    labour-intensive work → ``unknown_points``.
+
+    Settings: ``points``, ``unknown_points``.
+    """
+    p = {**ctx.tpls("yes", "unknown"), "points": float(ctx.get("points", 1.0)),
+         "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    sql = """
+        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+               CASE WHEN foreign_workers THEN $points ELSE $unknown_points END AS points,
+               foreign_workers IS NULL AS unknown,
+               CASE WHEN foreign_workers THEN $yes_nb ELSE $unknown_nb END AS body_nb,
+               CASE WHEN foreign_workers THEN $yes_en ELSE $unknown_en END AS body_en
+        FROM _risk_base
+        WHERE foreign_workers OR (foreign_workers IS NULL AND labour_eff IS DISTINCT FROM false)"""
+    return [(sql, p)]
+
+
+@indicator("clauses", "domain.md §2.3 (contract clauses), §3.1 (Norgesmodellen seriousness requirements)")
+def clauses(ctx: Context):
+    """Required clauses missing from a covered contract, likelihood.
+
+    Source: domain.md §2.3 — a contract the wage regulation covers must contain the
+    wage, documentation and sanction clauses; without them the client cannot demand
+    documentation or sanction a breach. §3.1 — Norgesmodellen's seriousness clauses
+    for building, construction and cleaning. Contracts only (a supplier line would
+    repeat its contracts).
+
+    Settings: ``wage_clause_points``, ``seriousness_clause_points``,
+    ``seriousness_industries`` (industry keys), ``unknown_points``.
+    """
+    p = {**ctx.tpls("no_wage", "wage_unknown", "no_seriousness"),
+         "wage_points": float(ctx.get("wage_clause_points", 1.0)),
+         "ser_points": float(ctx.get("seriousness_clause_points", 0.5)),
+         "unknown_points": float(ctx.get("unknown_points", 0.0)),
+         "ser_inds": list(ctx.get("seriousness_industries", []))}
+    wage = """
+        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+               CASE WHEN wage_clause = false THEN $wage_points ELSE $unknown_points END AS points,
+               wage_clause IS NULL AS unknown,
+               CASE WHEN wage_clause = false THEN $no_wage_nb ELSE $wage_unknown_nb END AS body_nb,
+               CASE WHEN wage_clause = false THEN $no_wage_en ELSE $wage_unknown_en END AS body_en
+        FROM _risk_base
+        WHERE entity_type = 'contract' AND covered AND wage_clause IS DISTINCT FROM true"""
+    ser = """
+        SELECT entity_type, entity_id, 'likelihood' AS dimension, $ser_points AS points, false AS unknown,
+               $no_seriousness_nb AS body_nb, $no_seriousness_en AS body_en
+        FROM _risk_base
+        WHERE entity_type = 'contract' AND covered AND seriousness_clause = false
+          AND list_contains($ser_inds::VARCHAR[], ind_key)"""
+    pw = {k: v for k, v in p.items() if k != "ser_inds"}
+    return [(wage, pw), (ser, p)]
