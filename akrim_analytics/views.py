@@ -12,7 +12,7 @@ Definitions used throughout (also shown to users in captions):
   quarter" compares the same window moved back three months: a quarter with the
   quarter before, a year with the twelve months ending at the previous quarter end.
 * **Risk run for a date** – the latest scoring run whose ``as_of`` is on or before
-  the date (``risk.run_for_period`` once it exists). Pages that need a picture even
+  the date (``risk.run_for_period``). Pages that need a picture even
   when no run is that old fall back to the latest run and say so.
 * **Level of a spend line** – the level of its contract in the run; a line without a
   contract takes the level of its supplier's assessment (the risk model assesses
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from . import risk
 from .filters import Filters, Period
 
 LEVELS = ("lav", "middels", "høy")
@@ -126,33 +127,14 @@ def _run_row(con, run_id: int | None, exact: bool = True) -> RunInfo | None:
     return RunInfo(int(row[0]), row[1], int(row[2]), exact) if row else None
 
 
-def _risk_module():
-    try:
-        from . import risk  # noqa: PLC0415 – optional until the risk engine lands
-    except ImportError:
-        return None
-    return risk
-
-
-_USABLE_RUN = "EXISTS (SELECT 1 FROM risk_assessments a WHERE a.run_id = r.run_id)"
-
-
 def latest_run(con: duckdb.DuckDBPyConnection) -> RunInfo | None:
-    """The current risk picture: the newest run that holds assessments."""
-    risk = _risk_module()
-    if risk is not None and hasattr(risk, "current_run_id"):
-        return _run_row(con, risk.current_run_id(con))
-    row = con.execute(
-        f"SELECT run_id FROM risk_runs r WHERE {_USABLE_RUN} ORDER BY as_of DESC, run_id DESC LIMIT 1").fetchone()
-    return _run_row(con, row[0] if row else None)
+    """The current risk picture (``risk.current_run_id``)."""
+    return _run_row(con, risk.current_run_id(con))
 
 
 def run_at(con: duckdb.DuckDBPyConnection, day: dt.date) -> RunInfo | None:
-    """The run in force on ``day``: the latest with as_of ≤ day, or None."""
-    row = con.execute(
-        f"""SELECT run_id FROM risk_runs r WHERE r.as_of <= ? AND {_USABLE_RUN}
-            ORDER BY as_of DESC, run_id DESC LIMIT 1""", [day]).fetchone()
-    return _run_row(con, row[0] if row else None)
+    """The run in force on ``day``: the newest with as_of ≤ day (``risk.run_for_period``), or None."""
+    return _run_row(con, risk.run_for_period(con, day))
 
 
 def run_for_view(con: duckdb.DuckDBPyConnection, f: Filters) -> RunInfo | None:
@@ -167,16 +149,14 @@ def run_for_view(con: duckdb.DuckDBPyConnection, f: Filters) -> RunInfo | None:
 
 def level_matrix(con: duckdb.DuckDBPyConnection, run_id: int) -> list[list[str]] | None:
     """The 5×5 level matrix (row = likelihood 1..5, column = consequence 1..5) of the
-    configuration the run used, or None when the configuration has none."""
-    row = con.execute(
-        """SELECT json_extract(v.config, '$.levels.matrix')::VARCHAR
-           FROM risk_runs r JOIN risk_config_versions v ON v.version = r.config_version
-           WHERE r.run_id = ?""", [run_id]).fetchone()
-    if not row or row[0] is None:
+    configuration the run used, or None when it cannot be read."""
+    run = _run_row(con, run_id)
+    if run is None:
         return None
-    import json
-
-    m = json.loads(row[0])
+    try:
+        m = risk.load_config(con, run.config_version)["levels"]["matrix"]
+    except (KeyError, TypeError, ValueError, risk.ConfigError):
+        return None
     if (not isinstance(m, list) or len(m) != 5
             or any(not isinstance(r, list) or len(r) != 5 or any(x not in LEVELS for x in r) for r in m)):
         return None
@@ -761,7 +741,7 @@ def trend_risk(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     where, sparams = _spend_pred("s", Window(quarters[0].start, quarters[-1].end), f)
     return con.execute(
         f"""WITH {qcte},
-            runs AS (SELECT r.run_id, r.as_of FROM risk_runs r WHERE {_USABLE_RUN}),
+            runs AS (SELECT r.run_id, r.as_of FROM risk_runs r WHERE NOT coalesce(r.pruned, false)),
             qr AS (SELECT qs.q_start, qs.q_end, arg_max(runs.run_id, (runs.as_of, runs.run_id)) AS run_id,
                           max(runs.as_of) AS as_of
                    FROM qs LEFT JOIN runs ON runs.as_of <= qs.q_end GROUP BY ALL),

@@ -22,3 +22,51 @@ def style(fig: go.Figure, *, title: str, x_title: str | None = None, y_title: st
         xaxis_title=x_title, yaxis_title=y_title,
     )
     return fig
+
+
+NOT_ASSESSED_COLOR = "#9E9E9E"   # grey: not risk assessed (never mistaken for a level)
+SEQUENTIAL = "Blues"             # amounts: one hue, light → dark, safe for colour-blind viewers
+
+
+def selectable_heatmap(z, x, y, *, text, customdata, hovertext, colorscale=SEQUENTIAL,
+                       zmin=None, zmax=None, showscale: bool = True, colorbar_title: str | None = None,
+                       xgap: int = 2, ygap: int = 2) -> go.Figure:
+    """A heatmap whose cells can be clicked in Streamlit.
+
+    Plotly heatmaps have no point selection, so an invisible marker sits on every
+    cell centre; with ``hoverdistance=-1`` the nearest marker (= the cell under the
+    pointer) takes hover and click. ``customdata`` (one value per cell, same shape as
+    ``z``) comes back in ``st.plotly_chart(..., on_select=...)`` selection points. The
+    selected cell gets a black frame."""
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(
+        z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont={"size": FONT_SIZE},
+        colorscale=colorscale, zmin=zmin, zmax=zmax, showscale=showscale, hoverinfo="skip",
+        xgap=xgap, ygap=ygap, colorbar={"title": {"text": colorbar_title}} if colorbar_title else None,
+    ))
+    xs, ys, cd, ht = [], [], [], []
+    for i, yv in enumerate(y):
+        for j, xv in enumerate(x):
+            xs.append(xv)
+            ys.append(yv)
+            cd.append(customdata[i][j])
+            ht.append(hovertext[i][j])
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers", customdata=cd, hovertext=ht, hovertemplate="%{hovertext}<extra></extra>",
+        marker={"symbol": "square-open", "size": 46, "color": "#000000", "opacity": 0, "line": {"width": 4}},
+        selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0}},
+        showlegend=False, name="",
+    ))
+    fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False)
+    fig.update_xaxes(type="category", showgrid=False)
+    fig.update_yaxes(type="category", showgrid=False)
+    return fig
+
+
+def discrete_level_scale() -> list:
+    """A colourscale mapping 0 / 1 / 2 / 3 to lav / middels / høy / not assessed."""
+    cols = [RISK_COLORS["lav"], RISK_COLORS["middels"], RISK_COLORS["høy"], NOT_ASSESSED_COLOR]
+    out = []
+    for i, c in enumerate(cols):
+        out += [[i / len(cols), c], [(i + 1) / len(cols), c]]
+    return out
