@@ -42,11 +42,12 @@ login.sidebar_account(user)
 # The menu only lists the pages the role may open; this check refuses any other way in,
 # and a write refused by the core (auth.require) becomes a message, not a traceback.
 spec = spec_of_page.get(id(pg))
-st.session_state["_page"] = spec.url_path if spec else None
 if spec is None or not user.has(spec.min_role):
+    st.session_state["_page"] = None
     st.error(t("auth.page_denied", role=t(f"auth.role.{spec.min_role if spec else 'admin'}")),
              icon=":material/block:")
     st.stop()
+st.session_state["_page"] = spec.url_path   # which page ran (read by tests)
 try:
     pg.run()
 except auth.PermissionDenied:

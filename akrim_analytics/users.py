@@ -244,6 +244,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str,
 
 
 def logout(con: duckdb.DuckDBPyConnection, user: User, method: str = "local") -> None:
+    require(user, "leder", "log out")
     with db.transaction(con):
         audit.log(con, user, "logout", "user", user.username, {"method": method})
 
