@@ -17,6 +17,7 @@ from . import db
 # Feature modules that add subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: list[str] = [
     "akrim_analytics.admin_cli",   # create-user, set-password, unlock-user, list-users, backup, restore
+    "akrim_analytics.report.cli",  # report: quarterly leadership report (pptx/xlsx), supervision evidence
 ]
 
 
