@@ -538,6 +538,23 @@ def spend_over_time(con: duckdb.DuckDBPyConnection, *, contract_id: str | None =
         [contract_id, contract_id, supplier_id, supplier_id]).df()
 
 
+def contract_spend_in(con: duckdb.DuckDBPyConnection, contract_id: str, period: Period) -> float:
+    """Spend invoiced on the contract in the period (all departments and categories)."""
+    return float(con.execute(
+        "SELECT coalesce(sum(amount), 0) FROM spend WHERE contract_id = ? AND posting_date BETWEEN ? AND ?",
+        [contract_id, period.start, period.end]).fetchone()[0])
+
+
+def supplier_spend_in(con: duckdb.DuckDBPyConnection, supplier_id: str, period: Period) -> dict:
+    """The supplier's spend in the period (all departments and categories) and the part
+    without a contract."""
+    total, no_contract = con.execute(
+        """SELECT coalesce(sum(amount), 0), coalesce(sum(amount) FILTER (WHERE contract_id IS NULL), 0)
+           FROM spend WHERE supplier_id = ? AND posting_date BETWEEN ? AND ?""",
+        [supplier_id, period.start, period.end]).fetchone()
+    return {"amount": float(total), "no_contract": float(no_contract)}
+
+
 def controls_for(con: duckdb.DuckDBPyConnection, *, contract_id: str | None = None,
                  supplier_id: str | None = None) -> pd.DataFrame:
     """Controls of one contract, or of all the supplier's contracts, newest first."""

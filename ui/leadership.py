@@ -54,16 +54,28 @@ def goto_supplier(supplier_id: str) -> None:
     st.switch_page(SUPPLIER_PAGE, query_params=params_with(leverandor=supplier_id))
 
 
-def category_label(code) -> str:
-    return "–" if code is None or pd.isna(code) else common.category_name(code)
+def category_labels() -> dict[str, str]:
+    """Category code → name in the current language (one cached lookup per run)."""
+    cats = common.cached(queries.categories)
+    return dict(zip(cats["code"], cats["name_nb" if i18n.get_language() == "nb" else "name_en"]))
 
 
-def department_label(code) -> str:
+def department_labels() -> dict[str, str]:
+    """Department code → '4100 Eiendom'."""
+    deps = common.cached(queries.departments)
+    return {c: f"{c} {n}" for c, n in zip(deps["code"], deps["name"])}
+
+
+def category_label(code, names: dict | None = None) -> str:
     if code is None or pd.isna(code):
         return "–"
-    deps = common.cached(queries.departments)
-    name = deps.loc[deps["code"] == code, "name"]
-    return f"{code} {name.iloc[0]}" if len(name) else str(code)
+    return (names or category_labels()).get(code, str(code))
+
+
+def department_label(code, names: dict | None = None) -> str:
+    if code is None or pd.isna(code):
+        return "–"
+    return (names or department_labels()).get(code, str(code))
 
 
 def run_caption(run: views.RunInfo | None) -> str:
@@ -92,9 +104,11 @@ def contract_rows(df: pd.DataFrame, *, amount_label: str | None = None, extra: d
         "–" if pd.isna(lk) else f"{int(lk)} × {int(cq)}" for lk, cq in zip(df["likelihood"], df["consequence"])]
     cols[amount_label or t("views.col.amount")] = [nok_text(v) for v in df["amount"]]
     if "category" in df:
-        cols[t("views.col.category")] = [category_label(c) for c in df["category"]]
+        names = category_labels()
+        cols[t("views.col.category")] = [category_label(c, names) for c in df["category"]]
     if "department" in df:
-        cols[t("views.col.department")] = [department_label(c) for c in df["department"]]
+        names = department_labels()
+        cols[t("views.col.department")] = [department_label(c, names) for c in df["department"]]
     if "end_date" in df:
         cols[t("views.col.period")] = [f"{date_text(a)} – {date_text(b)}"
                                        for a, b in zip(df["start_date"], df["end_date"])]
@@ -123,7 +137,7 @@ def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | s
 
 
 def flag_texts(flags) -> list[str]:
-    return [t(f"views.flag.{f}") for f in (flags or [])]
+    return [t(f"views.flag.{f}") for f in ([] if flags is None else list(flags))]
 
 
 def delta_amount(now: float | None, prev: float | None) -> str | None:
@@ -176,3 +190,208 @@ def url_segmented(label: str, options: list[str], key: str, default: str, format
         st.query_params[key] = value
     st.session_state[f"_url_{key}"] = st.query_params.get(key)
     return value
+
+
+_MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$:=")
+
+
+def md_escape(text) -> str:
+    """Text from data shown through Markdown (titles, labels): every Markdown and
+    Streamlit directive character is escaped, so it shows as typed."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+def yes_no(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return t("views.unknown")
+    return t("views.yes") if bool(value) else t("views.no")
+
+
+def facts_frame(pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame({t("views.facts.field"): [p[0] for p in pairs],
+                         t("views.facts.value"): [p[1] for p in pairs]})
+
+
+def contract_facts(c: dict) -> list[tuple[str, str]]:
+    sup = c.get("supplier_name") or c.get("supplier_id") or "–"
+    if c.get("orgnr"):
+        sup = f"{sup} ({c['orgnr']})"
+    levels = c.get("subcontractor_levels")
+    return [
+        (t("views.col.supplier"), sup),
+        (t("views.col.category"), category_label(c.get("category"))),
+        (t("views.facts.owner"), department_label(c.get("department"))),
+        (t("views.facts.responsible"), c.get("responsible") or "–"),
+        (t("views.col.period"), f"{date_text(c.get('start_date'))} – {date_text(c.get('end_date'))}"),
+        (t("views.kt.estimated_value"), nok_text(c.get("estimated_value"))),
+        (t("views.facts.cpv"), c.get("cpv") or "–"),
+        (t("views.facts.labour_intensive"), yes_no(c.get("labour_intensive"))),
+        (t("views.facts.subcontractor_levels"), t("views.unknown") if levels is None else fmt.number(levels)),
+        (t("views.facts.foreign_workers"), yes_no(c.get("foreign_workers"))),
+        (t("views.facts.own_sites"), yes_no(c.get("own_sites"))),
+        (t("views.facts.workers"), t("views.unknown") if c.get("workers") is None else fmt.number(c["workers"])),
+        (t("views.facts.wage_clause"), yes_no(c.get("wage_clause"))),
+        (t("views.facts.seriousness_clause"), yes_no(c.get("seriousness_clause"))),
+        (t("views.facts.updated"), f"{date_text(c.get('updated_at'))} {c.get('updated_by') or ''}".strip()),
+    ]
+
+
+def supplier_facts(s: dict) -> list[tuple[str, str]]:
+    nace = s.get("nace_code")
+    employees = s.get("employees")
+    return [
+        (t("views.facts.orgnr"), s.get("orgnr") or t("views.facts.no_orgnr")),
+        (t("views.facts.erp_no"), s.get("erp_supplier_no") or "–"),
+        (t("views.facts.org_form"), s.get("org_form") or t("views.unknown")),
+        (t("views.facts.nace"), f"{nace} ({s.get('nace_version') or '?'})" if nace else t("views.unknown")),
+        (t("views.facts.founded"), date_text(s.get("founded_date"))),
+        (t("views.facts.registered"), date_text(s.get("registered_date"))),
+        (t("views.facts.vat"), yes_no(s.get("vat_registered"))),
+        (t("views.facts.employees"), t("views.unknown") if employees is None else fmt.number(employees)),
+        (t("views.facts.last_accounts"), str(int(s["last_accounts_year"])) if s.get("last_accounts_year") else "–"),
+        (t("views.facts.municipality"), s.get("municipality_no") or "–"),
+        (t("views.facts.country"), s.get("country_code") or "–"),
+        (t("views.facts.extract"), date_text(s.get("register_extract_date"))),
+        (t("views.facts.first_invoice"), date_text(s.get("first_invoice"))),
+        (t("views.facts.last_invoice"), date_text(s.get("last_invoice"))),
+    ]
+
+
+def red_flags(supplier_id: str | None) -> None:
+    """The supplier's register red flags (domain.md §5.4), or a clear 'none'."""
+    s = common.cached(views.supplier_detail, supplier_id) if supplier_id else None
+    if s is None:
+        st.info(t("views.flags.no_supplier"), icon=":material/info:")
+        return
+    flags = s["flags"]
+    if not flags:
+        st.success(t("views.flags.none", date=date_text(s.get("register_extract_date"))),
+                   icon=":material/verified:")
+        return
+    for key in flags:
+        icon = ":material/help:" if key in ("not_checked", "no_orgnr") else ":material/flag:"
+        st.warning(f"**{t(f'views.flag.{key}')}** – {t(f'views.flag_help.{key}')}", icon=icon)
+    st.caption(t("views.flags.basis", date=date_text(s.get("register_extract_date"))))
+
+
+def spend_chart(df: pd.DataFrame, *, title: str, period=None, key: str, split_no_contract: bool = False) -> None:
+    """Spend per quarter (all time), the chosen period's quarters highlighted."""
+    import plotly.graph_objects as go
+
+    from ui import charts
+
+    if df.empty:
+        st.info(t("views.no_spend_ever"), icon=":material/info:")
+        return
+    labels = [fmt.quarter_label(int(y), int(q)) for y, q in zip(df["year"], df["quarter"])]
+    in_period = [period is None or (period.start.year, period.start.month) <= (int(y), 3 * int(q) - 2)
+                 and (int(y), 3 * int(q)) <= (period.end.year, period.end.month)
+                 for y, q in zip(df["year"], df["quarter"])]
+    fig = go.Figure()
+    if split_no_contract:
+        with_contract = df["amount"] - df["no_contract"]
+        fig.add_trace(go.Bar(x=labels, y=with_contract, name=t("views.with_contract"), marker_color=charts.PRIMARY,
+                             customdata=[nok_text(v) for v in with_contract],
+                             hovertemplate="%{x}<br>%{customdata}<extra>%{fullData.name}</extra>"))
+        fig.add_trace(go.Bar(x=labels, y=df["no_contract"], name=t("views.without_contract"),
+                             marker_color=charts.RISK_COLORS["middels"],
+                             customdata=[nok_text(v) for v in df["no_contract"]],
+                             hovertemplate="%{x}<br>%{customdata}<extra>%{fullData.name}</extra>"))
+        fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.25})
+    else:
+        fig.add_trace(go.Bar(x=labels, y=df["amount"], marker_color=[charts.PRIMARY if p else "#9FC5E8" for p in in_period],
+                             customdata=[nok_text(v) for v in df["amount"]],
+                             hovertemplate="%{x}<br>%{customdata}<extra></extra>"))
+    charts.style(fig, title=title, y_title=t("oversikt.axis_amount"), height=420)
+    fig.update_yaxes(tickformat=",.0f")
+    st.plotly_chart(fig, key=key)
+    if period is not None and not split_no_contract:
+        st.caption(t("views.highlight_period"))
+
+
+def _code_text(prefix: str, value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    text = t(f"{prefix}.{value}")
+    return str(value) if text == f"{prefix}.{value}" else text
+
+
+def controls_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -> None:
+    if df.empty:
+        st.info(t("views.ctl.none"), icon=":material/info:")
+        return
+    cols = {}
+    if show_contract:
+        cols[t("views.col.contract")] = df["contract_id"].tolist()
+    cols.update({
+        t("views.ctl.date"): [date_text(d if not pd.isna(d) else p) for d, p in zip(df["done_date"], df["planned_date"])],
+        t("views.ctl.step"): [t("views.step.n", n=int(s)) for s in df["step"]],
+        t("views.ctl.col_status"): [_code_text("views.ctl.status", s) for s in df["status"]],
+        t("views.ctl.col_outcome"): [_code_text("views.ctl.outcome", o) for o in df["outcome"]],
+        t("views.ctl.by"): [p if isinstance(p, str) else "–" for p in df["performed_by"]],
+        t("views.ctl.docs"): [f"{int(r)} / {int(q)}" for r, q in zip(df["docs_received"], df["docs_requested"])],
+        t("views.ctl.note"): [n if isinstance(n, str) else "" for n in df["note"]],
+    })
+    st.dataframe(pd.DataFrame(cols), hide_index=True, key=key)
+
+
+def findings_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -> None:
+    if df.empty:
+        st.info(t("views.fnd.none"), icon=":material/info:")
+        return
+    cols = {}
+    if show_contract:
+        cols[t("views.col.contract")] = df["contract_id"].tolist()
+    cols.update({
+        t("views.fnd.opened"): [date_text(v) for v in df["opened_date"]],
+        t("views.fnd.col_type"): [_code_text("views.fnd.type", v) for v in df["finding_type"]],
+        t("views.fnd.col_severity"): [_code_text("views.fnd.severity", v) for v in df["severity"]],
+        t("views.fnd.description"): [v if isinstance(v, str) else "" for v in df["description"]],
+        t("views.fnd.col_action"): [_code_text("views.fnd.action", v) for v in df["action"]],
+        t("views.fnd.deadline"): [date_text(v) for v in df["action_deadline"]],
+        t("views.fnd.col_status"): [_code_text("views.fnd.status", v) for v in df["status"]],
+        t("views.fnd.closed"): [date_text(v) for v in df["closed_date"]],
+    })
+    st.dataframe(pd.DataFrame(cols), hide_index=True, key=key)
+
+
+def open_contract_here(contract_id: str) -> None:
+    st.query_params["kontrakt"] = contract_id
+    st.rerun()
+
+
+def open_supplier_here(supplier_id: str) -> None:
+    st.query_params["leverandor"] = supplier_id
+    st.rerun()
+
+
+def export_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The raw list with headers in the current language (numbers stay numbers)."""
+    out = df.copy()
+    if "flags" in out:
+        out["flags"] = [", ".join(flag_texts(v)) for v in out["flags"]]
+    if "level" in out:
+        out["level"] = [level_text(v) for v in out["level"]]
+    names = {}
+    for col in out.columns:
+        text = t(f"views.xcol.{col}")
+        names[col] = col if text == f"views.xcol.{col}" else text
+    return out.rename(columns=names)
+
+
+def download(df: pd.DataFrame, report: str, *, key: str) -> None:
+    """An Excel download of a list (formula-safe; built and audit-logged when clicked)."""
+    from akrim_analytics import export
+
+    user = common.current_user()
+    frame = export_frame(df)
+    sheet = t(f"views.export.{report}")
+    cur = common.con()
+
+    def build() -> bytes:
+        export.record_export(cur, user, report, "xlsx", rows=len(frame))
+        return export.excel_bytes({sheet: frame})
+
+    st.download_button(t("views.export.button"), data=build, file_name=f"{report}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", key=key, on_click="ignore")

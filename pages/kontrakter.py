@@ -1,0 +1,98 @@
+"""Kontrakter: the contracts running in the period, searchable and filterable; a
+click opens the contract page (``?kontrakt=K-2023-0001`` on this same page, so links
+work): spend over time, the supplier's register red flags, the risk explanation,
+controls and findings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from akrim_analytics import fmt, i18n, views
+from akrim_analytics.i18n import t
+from ui import common, risk_widgets
+from ui import leadership as lv
+
+f = common.get_filters()
+lang = i18n.get_language()
+contract_id = st.query_params.get("kontrakt")
+
+if contract_id:
+    # ------------------------------------------------------------ the contract page ("360")
+    if st.button(t("views.kt.back"), icon=":material/arrow_back:"):
+        st.query_params.pop("kontrakt", None)
+        st.rerun()
+    c = common.cached(views.contract_detail, contract_id)
+    if c is None:
+        st.title(t("nav.kontrakter"))
+        st.warning(t("views.kt.not_found", id=contract_id), icon=":material/search_off:")
+        st.stop()
+    st.title(lv.md_escape(f"{c['contract_id']} {c['name']}"))
+    latest = common.cached(views.latest_run)
+    a = common.cached(views.assessment, latest.run_id if latest else None, "contract", contract_id)
+    period = f.period.label(lang) if f else None
+    in_period = common.cached(views.spend_over_time, contract_id=contract_id)
+    total = float(in_period["amount"].sum()) if len(in_period) else 0.0
+    cols = st.columns(4)
+    cols[0].metric(t("views.kt.level"), lv.level_text(a["level"] if a else None),
+                   help=lv.run_caption(latest).capitalize(), border=True)
+    if f is not None:
+        amount = common.cached(views.contract_spend_in, contract_id, f.period)
+        cols[1].metric(t("views.kt.spend_period", period=period), fmt.nok(amount), border=True)
+    cols[2].metric(t("views.kt.spend_total"), fmt.nok(total), border=True)
+    cols[3].metric(t("views.kt.estimated_value"), lv.nok_text(c["estimated_value"]), border=True)
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(t("views.kt.facts"))
+        st.dataframe(lv.facts_frame(lv.contract_facts(c)), hide_index=True, width="stretch")
+        if c["supplier_id"] and st.button(t("views.kt.open_supplier", name=c["supplier_name"] or c["supplier_id"]),
+                                          icon=":material/business:"):
+            lv.goto_supplier(c["supplier_id"])
+    with right:
+        st.subheader(t("views.flags.title"))
+        lv.red_flags(c["supplier_id"])
+
+    st.subheader(t("views.kt.spend_title"))
+    lv.spend_chart(in_period, title=t("views.kt.spend_chart", name=c["contract_id"]), period=f.period if f else None,
+                   key="kt_spend")
+
+    st.subheader(t("views.kt.risk_title"))
+    if latest is None:
+        lv.no_risk_run()
+    else:
+        risk_widgets.assessment_summary("contract", contract_id, latest.run_id)
+        risk_widgets.explanation_table("contract", contract_id, latest.run_id, key="kt_explain")
+
+    st.subheader(t("views.kt.controls_title"))
+    lv.controls_table(common.cached(views.controls_for, contract_id=contract_id), key="kt_controls")
+    st.subheader(t("views.kt.findings_title"))
+    lv.findings_table(common.cached(views.findings_for, contract_id=contract_id), key="kt_findings")
+    st.stop()
+
+# ---------------------------------------------------------------- the list
+st.title(t("nav.kontrakter"))
+if f is None:
+    common.empty_state()
+    st.stop()
+period = f.period.label(lang)
+run = common.cached(views.run_for_view, f)
+
+c1, c2, c3 = st.columns([3, 3, 2])
+search = c1.text_input(t("views.kt.search"), key="kt_search", placeholder=t("views.kt.search_ph"))
+levels = c2.pills(t("views.kt.levels"), list(views.ALL_LEVELS), selection_mode="multi", format_func=lv.level_text,
+                  key="kt_levels")
+c3.write("")
+open_only = c3.toggle(t("views.kt.open_only"), key="kt_open")
+
+df = common.cached(views.contracts_table, f, run.run_id if run else None, search or None, tuple(levels or ()),
+                   bool(open_only))
+st.caption(t("views.kt.caption", n=fmt.number(len(df)), period=period, scope=common.scope_text(f),
+             amount=fmt.nok(df["amount"].sum()), run=lv.run_caption(run)))
+if run is None:
+    lv.no_risk_run()
+if df.empty:
+    st.info(t("views.kt.empty"), icon=":material/info:")
+    st.stop()
+st.caption(t("views.click_row_contract"))
+lv.clickable_table(lv.contract_rows(df), key="kt_list", ids=list(df["contract_id"]),
+                   on_pick=lv.open_contract_here, height=640)
+lv.download(df, "kontrakter", key="kt_dl")
