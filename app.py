@@ -31,6 +31,8 @@ if common.is_demo():
     st.sidebar.info(t("app.demo_banner"), icon=":material/science:")
 
 if user is None:
+    if pages_by_section:   # replace any menu an earlier run sent; nothing runs before login
+        st.navigation(pages_by_section, position="hidden")
     login.render()
     st.stop()
 
