@@ -163,6 +163,12 @@ EXPECTED = {
     "akrim_analytics.backup.restore": "admin",
     "akrim_analytics.audit.export_workbook": "admin",
     "akrim_analytics.export.record_export": "leder",
+    # Reports are what a leder reads: generating one freezes the quarter's figures (an
+    # audit-logged, derived snapshot) and records the export.
+    "akrim_analytics.report.generate": "leder",
+    "akrim_analytics.report.evidence.export_evidence": "leder",
+    "akrim_analytics.report.snapshot.freeze": "leder",
+    "akrim_analytics.report.snapshot.get_or_freeze": "leder",
     # A hooks.AFTER_DATA_CHANGE listener: runs inside a write that already checked its own
     # role, and only re-derives risk scores from stored data.
     "akrim_analytics.risk.engine.rescore_after_change": "leder",
