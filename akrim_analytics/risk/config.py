@@ -380,3 +380,88 @@ def to_toml(cfg: dict) -> str:
 
     table("", cfg)
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------- form rows
+# The Settings page edits tables as rows; these turn rows back into configuration
+# lists (validation then names any bad row).
+
+def split_list(text: Any) -> list[str]:
+    """'43, 81.2;78' → ['43', '81.2', '78'] (a list passes through, trimmed)."""
+    if isinstance(text, (list, tuple)):
+        items = text
+    else:
+        items = str(text or "").replace(";", ",").split(",")
+    return [str(x).strip() for x in items if str(x).strip()]
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip()) \
+        or str(v) in ("NaT", "nan", "<NA>")
+
+
+def _date_text(v: Any) -> Any:
+    if _blank(v):
+        return None
+    if hasattr(v, "date") and callable(v.date):
+        v = v.date()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)[:10]
+
+
+def _number(v: Any) -> Any:
+    if _blank(v):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return int(f) if f.is_integer() else f
+
+
+def thresholds_from_rows(rows: list[dict]) -> list[dict]:
+    """Threshold rows (from, state, municipal, verified, source) → ``thresholds``,
+    ordered by date; entirely empty rows are dropped."""
+    out = []
+    for r in rows:
+        if all(_blank(r.get(k)) for k in ("from", "state", "municipal")):
+            continue
+        out.append({"from": _date_text(r.get("from")), "state": _number(r.get("state")),
+                    "municipal": _number(r.get("municipal")), "verified": bool(r.get("verified")) if not
+                    _blank(r.get("verified")) else False, "source": "" if _blank(r.get("source")) else str(r["source"])})
+    return sorted(out, key=lambda r: str(r["from"]))
+
+
+def industries_from_rows(rows: list[dict]) -> list[dict]:
+    """Industry rows (codes as comma-separated text) → ``industries``."""
+    out = []
+    for r in rows:
+        if all(_blank(r.get(k)) for k in ("key", "name_nb", "sn2007", "sn2025")):
+            continue
+        out.append({"key": "" if _blank(r.get("key")) else str(r["key"]).strip(),
+                    "name_nb": "" if _blank(r.get("name_nb")) else str(r["name_nb"]).strip(),
+                    "name_en": "" if _blank(r.get("name_en")) else str(r["name_en"]).strip(),
+                    "sn2007": split_list(r.get("sn2007")), "sn2025": split_list(r.get("sn2025")),
+                    "allmenngjort": r.get("allmenngjort") or "nei", "points": _number(r.get("points"))})
+    return out
+
+
+def cpv_from_rows(rows: list[dict]) -> list[dict]:
+    """CPV rows (prefix, name_nb, name_en, points) → ``cpv_risk``."""
+    out = []
+    for r in rows:
+        if all(_blank(r.get(k)) for k in ("prefix", "name_nb", "points")):
+            continue
+        out.append({"prefix": "" if _blank(r.get("prefix")) else str(r["prefix"]).strip(),
+                    "name_nb": "" if _blank(r.get("name_nb")) else str(r["name_nb"]).strip(),
+                    "name_en": "" if _blank(r.get("name_en")) else str(r["name_en"]).strip(),
+                    "points": _number(r.get("points"))})
+    return out
+
+
+def bands_from_rows(rows: list[dict]) -> list[list]:
+    """[[from, points], …] from rows with 'from' and 'points', ordered by 'from'."""
+    out = [[_number(r.get("from")), _number(r.get("points"))] for r in rows
+           if not (_blank(r.get("from")) and _blank(r.get("points")))]
+    return sorted(out, key=lambda b: (b[0] is None, b[0] if isinstance(b[0], (int, float)) else 0))

@@ -45,8 +45,11 @@ from ..auth import User, require
 from . import config as rconfig
 from .indicators import INDICATORS, Context
 
-TEMP_TABLES = ("_risk_sp", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
-               "_risk_sup", "_risk_c", "_risk_s", "_risk_base", "_risk_f")
+# Seconds per stage of the last run in this process (for the benchmark).
+LAST_TIMINGS: dict[str, float] = {}
+
+TEMP_TABLES = ("_risk_sp", "_risk_first", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
+               "_risk_sup", "_risk_c", "_risk_s", "_risk_base")
 
 
 @contextmanager
@@ -162,30 +165,37 @@ def _load_config_tables(con, cfg: dict) -> None:
 def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after: dt.date) -> None:
     g = cfg["general"]
     p = {"as_of": as_of, "win": win_start}
-    # Spend up to as_of, per supplier × contract × category × department.
+    # Spend in the window per supplier × contract × category × department, and each
+    # supplier's first invoice up to as_of (two narrow scans beat one wide one).
     _x(con,
         """CREATE TEMP TABLE _risk_sp AS
-           SELECT supplier_id, contract_id, category, department,
-                  coalesce(sum(amount) FILTER (WHERE posting_date > $win), 0) AS spend_12m,
-                  min(posting_date) AS first_invoice
-           FROM spend WHERE posting_date <= $as_of
+           SELECT supplier_id, contract_id, category, department, sum(amount) AS spend_12m
+           FROM spend WHERE posting_date <= $as_of AND posting_date > $win
            GROUP BY ALL""", p)
-    # Suppliers with their industry (longest NACE prefix of the right classification).
+    _x(con,
+        """CREATE TEMP TABLE _risk_first AS
+           SELECT supplier_id, min(posting_date) AS first_invoice
+           FROM spend WHERE posting_date <= $as_of AND supplier_id IS NOT NULL
+           GROUP BY supplier_id""", p)
+    # Suppliers with their industry: the longest NACE prefix of the supplier's own
+    # classification, matched once per distinct code (a few hundred), not per supplier.
     _x(con,
         """CREATE TEMP TABLE _risk_sup AS
            WITH s AS (SELECT *, coalesce(nace_version, $defver) AS nace_ver FROM suppliers),
+           codes AS (SELECT DISTINCT nace_ver, nace_code FROM s WHERE nace_code IS NOT NULL),
            ind AS (
-               SELECT s.supplier_id,
+               SELECT c.nace_ver, c.nace_code,
                       arg_max({'key': i.key, 'nb': i.name_nb, 'en': i.name_en, 'allm': i.allmenngjort,
                                'points': i.points}, length(i.prefix)) AS m
-               FROM s JOIN _risk_ind i ON i.version = s.nace_ver AND starts_with(s.nace_code, i.prefix)
-               GROUP BY s.supplier_id),
+               FROM codes c JOIN _risk_ind i ON i.version = c.nace_ver AND starts_with(c.nace_code, i.prefix)
+               GROUP BY ALL),
            goods AS (
-               SELECT DISTINCT s.supplier_id FROM s JOIN _risk_goods gp ON starts_with(s.nace_code, gp.prefix))
+               SELECT DISTINCT c.nace_code FROM codes c JOIN _risk_goods gp ON starts_with(c.nace_code, gp.prefix))
            SELECT s.*, ind.m.key AS ind_key, ind.m.nb AS ind_nb, ind.m.en AS ind_en, ind.m.allm AS ind_allm,
-                  ind.m.points AS ind_points, goods.supplier_id IS NOT NULL AS nace_goods,
+                  ind.m.points AS ind_points, goods.nace_code IS NOT NULL AS nace_goods,
                   s.register_extract_date IS NOT NULL AS has_register, nn.name AS nace_name
-           FROM s LEFT JOIN ind USING (supplier_id) LEFT JOIN goods USING (supplier_id)
+           FROM s LEFT JOIN ind ON ind.nace_ver = s.nace_ver AND ind.nace_code = s.nace_code
+           LEFT JOIN goods ON goods.nace_code = s.nace_code
            LEFT JOIN _risk_nace nn ON nn.version = s.nace_ver AND nn.code = s.nace_code""",
         {"defver": g["nace_version_when_missing"]})
 
@@ -197,10 +207,12 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                   sp.name AS supplier_name, sp.nace_name"""
     # Supplier-level spend facts.
     sup_spend = """
-        SELECT supplier_id, sum(spend_12m) AS sup_spend_12m,
-               coalesce(sum(spend_12m) FILTER (WHERE contract_id IS NULL), 0) AS nocontract_12m,
-               min(first_invoice) AS first_invoice
-        FROM _risk_sp GROUP BY supplier_id"""
+        SELECT f.supplier_id, coalesce(w.sup_spend_12m, 0) AS sup_spend_12m,
+               coalesce(w.nocontract_12m, 0) AS nocontract_12m, f.first_invoice
+        FROM _risk_first f LEFT JOIN (
+            SELECT supplier_id, sum(spend_12m) AS sup_spend_12m,
+                   sum(spend_12m) FILTER (WHERE contract_id IS NULL) AS nocontract_12m
+            FROM _risk_sp GROUP BY supplier_id) w ON w.supplier_id = f.supplier_id"""
     cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
 
     # Contracts in scope, enriched.
@@ -319,16 +331,15 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                 LEFT JOIN ({sup_spend}) ss ON ss.supplier_id = ids.supplier_id
                 LEFT JOIN cat ON cat.supplier_id = ids.supplier_id
                 LEFT JOIN cc ON cc.supplier_id = ids.supplier_id),
-            t AS (
-                SELECT e.*, t.from_date AS thr_from, t.amount AS thr_amount, t.verified AS thr_verified
-                FROM e ASOF LEFT JOIN _risk_thr t ON e.ref_date >= t.from_date),
+            thr AS (  -- suppliers: the threshold in force on as_of (one row)
+                SELECT coalesce(max(from_date) FILTER (WHERE from_date <= $as_of), min(from_date)) AS thr_from
+                FROM _risk_thr),
+            thr1 AS (
+                SELECT t.from_date AS thr_from, t.amount AS thr_amount, t.verified AS thr_verified
+                FROM _risk_thr t JOIN thr ON t.from_date = thr.thr_from),
             t2 AS (
-                SELECT t.* REPLACE (
-                           coalesce(thr_from, (SELECT min(from_date) FROM _risk_thr)) AS thr_from,
-                           coalesce(thr_amount, (SELECT arg_min(amount, from_date) FROM _risk_thr)) AS thr_amount,
-                           coalesce(thr_verified, (SELECT arg_min(verified, from_date) FROM _risk_thr)) AS thr_verified),
-                       CASE WHEN no_contract THEN spend_12m ELSE nocontract_12m END AS value_basis
-                FROM t)
+                SELECT e.*, thr1.*, CASE WHEN no_contract THEN spend_12m ELSE nocontract_12m END AS value_basis
+                FROM e CROSS JOIN thr1)
             SELECT t2.*,
                    CASE WHEN NOT no_contract AND n_covered > 0 THEN 'contracts'
                         WHEN kind = 'goods' THEN 'goods'
@@ -348,13 +359,11 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
     _x(con, "CREATE TEMP TABLE _risk_base AS SELECT * FROM _risk_c UNION ALL BY NAME SELECT * FROM _risk_s")
 
 
-def _apply_indicators(con, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
-    """Every enabled indicator's rows into ``_risk_f``, in one INSERT (a UNION ALL of all
-    indicator SELECTs, their parameters renamed apart) so DuckDB runs them together."""
-    con.execute(
-        """CREATE TEMP TABLE _risk_f (entity_type VARCHAR, entity_id VARCHAR, factor VARCHAR, dimension VARCHAR,
-               points DOUBLE, unknown BOOLEAN, explanation_nb VARCHAR, explanation_en VARCHAR, source VARCHAR,
-               sort_order INTEGER)""")
+def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
+    """Every enabled indicator's rows into ``risk_factors`` for the run, in one INSERT (a
+    UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
+    them together. The source column is left NULL: it is the indicator's registered
+    source (``indicators.source_of``), not repeated on every row."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, str, dict]] = []
     for order, ind in enumerate(INDICATORS):
@@ -362,23 +371,27 @@ def _apply_indicators(con, cfg: dict, as_of: dt.date, win_start: dt.date) -> Non
         if not sec.get("enabled", True):
             continue
         ctx = Context(cfg=cfg, settings=sec, as_of=as_of, window_start=win_start, key=ind.key)
+        keep = "true" if ind.always else "(points <> 0 OR unknown OR entity_type = 'contract')"
         for sql, params in ind.build(ctx):
             n = len(parts)
             part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
-                           coalesce(unknown, false) AS unknown,
-                           body_nb || ': ' || risk_pts_nb(round(points, 2), dimension) AS explanation_nb,
-                           body_en || ': ' || risk_pts_en(round(points, 2), dimension) AS explanation_en,
-                           $eng_source AS source, $eng_order AS sort_order
-                    FROM ({sql}) x WHERE points IS NOT NULL"""
-            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_source": ind.source, "eng_order": order,
+                           body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order
+                    FROM ({sql}) x WHERE points IS NOT NULL AND {keep}"""
+            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_order": order,
                                  "as_of": as_of, "win": win_start})
             part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)
             parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
     if not parts:
         return
     try:
-        con.execute("INSERT INTO _risk_f " + "\nUNION ALL\n".join(p[1] for p in parts),
-                    {k: v for p in parts for k, v in p[2].items()})
+        # The points text is appended once, over the union (macros expand once).
+        con.execute("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
+                                                 explanation_nb, explanation_en, unknown, sort_order)
+                       SELECT $eng_run, entity_type, entity_id, factor, dimension, points,
+                              body_nb || ': ' || risk_pts_nb(points, dimension),
+                              body_en || ': ' || risk_pts_en(points, dimension), unknown, sort_order
+                       FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + ")",
+                    {"eng_run": run_id, **{k: v for p in parts for k, v in p[2].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
 
@@ -395,23 +408,9 @@ def _bind(sql: str, params: dict) -> dict:
     return {k: params[k] for k in names}
 
 
-def _assess(con, run_id: int, cfg: dict) -> None:
-    lb = [float(x) for x in cfg["scoring"]["likelihood_bands"]]
-    cb = [float(x) for x in cfg["scoring"]["consequence_bands"]]
-    ctl = cfg["control"]
-    _x(con,
-        """INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department,
-                   likelihood, consequence, level, required_step, covered, spend_12m, exposure, no_contract,
-                   likelihood_points, consequence_points, contract_kind, active, threshold_nok,
-                   spend_without_contract_12m)
-           WITH pts AS (
-               SELECT entity_type, entity_id,
-                      round(coalesce(sum(points) FILTER (WHERE dimension = 'likelihood'), 0), 2) AS lp,
-                      round(coalesce(sum(points) FILTER (WHERE dimension = 'consequence'), 0), 2) AS cp
-               FROM _risk_f GROUP BY ALL),
-           s AS (
-               SELECT b.*, coalesce(pts.lp, 0) AS lp, coalesce(pts.cp, 0) AS cp
-               FROM _risk_base b LEFT JOIN pts USING (entity_type, entity_id)),
+# Scores from points, shared by the scoring run and ``classify`` (so the table-driven
+# test exercises the very SQL that scores). Needs a CTE ``s`` with lp, cp, covered.
+_CLASSIFY_CTES = """
            s2 AS (
                SELECT s.*,
                       1 + CAST(lp >= $l1 AS INTEGER) + CAST(lp >= $l2 AS INTEGER) + CAST(lp >= $l3 AS INTEGER)
@@ -421,30 +420,64 @@ def _assess(con, run_id: int, cfg: dict) -> None:
                FROM s),
            s3 AS (
                SELECT s2.*, list_extract(list_extract($matrix::VARCHAR[][], likelihood), consequence) AS level
-               FROM s2)
+               FROM s2),
+           s4 AS (
+               SELECT s3.*, CASE WHEN NOT covered THEN 0 WHEN level = 'lav' THEN $s_lav
+                                 WHEN level = 'middels' THEN $s_mid ELSE $s_hoy END AS required_step
+               FROM s3)"""
+
+
+def _classify_params(cfg: dict) -> dict:
+    lb = [float(x) for x in cfg["scoring"]["likelihood_bands"]]
+    cb = [float(x) for x in cfg["scoring"]["consequence_bands"]]
+    ctl = cfg["control"]
+    return {"l1": lb[0], "l2": lb[1], "l3": lb[2], "l4": lb[3], "c1": cb[0], "c2": cb[1], "c3": cb[2], "c4": cb[3],
+            "matrix": cfg["levels"]["matrix"],
+            "s_lav": int(ctl["lav"]), "s_mid": int(ctl["middels"]), "s_hoy": int(ctl["høy"])}
+
+
+def classify(con: duckdb.DuckDBPyConnection, cfg: dict,
+             rows: list[tuple[float, float, bool]]) -> list[tuple[int, int, str, int]]:
+    """(likelihood points, consequence points, covered) → (likelihood, consequence,
+    level, required_step) with the same SQL a scoring run uses."""
+    if not rows:
+        return []
+    lp, cp, cov = zip(*rows)
+    sql = f"""WITH s AS (SELECT unnest($lp::DOUBLE[]) AS lp, unnest($cp::DOUBLE[]) AS cp,
+                              unnest($cov::BOOLEAN[]) AS covered, unnest(range(len($lp::DOUBLE[]))) AS i),
+              {_CLASSIFY_CTES}
+              SELECT likelihood, consequence, level, required_step FROM s4 ORDER BY i"""
+    return [tuple(r) for r in _x(con, sql, {**_classify_params(cfg), "lp": list(lp), "cp": list(cp),
+                                            "cov": [bool(c) for c in cov]}).fetchall()]
+
+
+def _assess(con, run_id: int, cfg: dict) -> None:
+    _x(con,
+        f"""INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department,
+                   likelihood, consequence, level, required_step, covered, spend_12m, exposure, no_contract,
+                   likelihood_points, consequence_points, contract_kind, active, threshold_nok,
+                   spend_without_contract_12m)
+           WITH pts AS (
+               SELECT entity_type, entity_id,
+                      round(coalesce(sum(points) FILTER (WHERE dimension = 'likelihood'), 0), 2) AS lp,
+                      round(coalesce(sum(points) FILTER (WHERE dimension = 'consequence'), 0), 2) AS cp
+               FROM risk_factors WHERE run_id = $run GROUP BY ALL),
+           s AS (
+               SELECT b.*, coalesce(pts.lp, 0) AS lp, coalesce(pts.cp, 0) AS cp
+               FROM _risk_base b LEFT JOIN pts USING (entity_type, entity_id)),
+           {_CLASSIFY_CTES}
            SELECT $run, entity_type, entity_id, supplier_id, category, department, likelihood, consequence, level,
-                  CASE WHEN NOT covered THEN 0 WHEN level = 'lav' THEN $s_lav WHEN level = 'middels' THEN $s_mid
-                       ELSE $s_hoy END,
-                  covered, spend_12m,
+                  required_step, covered, spend_12m,
                   round(greatest(
                       greatest(spend_12m, 0),
                       CASE WHEN entity_type = 'contract' AND estimated_value IS NOT NULL THEN
                           estimated_value / CASE WHEN start_date IS NULL OR end_date IS NULL THEN 1.0
-                                                 ELSE greatest(1.0, (end_date - start_date) / 365.25) END
+                                                 ELSE greatest(1.0, datediff('day', start_date, end_date) / 365.25) END
                       ELSE 0 END) * likelihood / 5.0, 0),
                   no_contract, lp, cp, kind, active, thr_amount, nocontract_12m
-           FROM s3""",
-        {"l1": lb[0], "l2": lb[1], "l3": lb[2], "l4": lb[3], "c1": cb[0], "c2": cb[1], "c3": cb[2], "c4": cb[3],
-         "matrix": cfg["levels"]["matrix"], "run": run_id,
-         "s_lav": int(ctl["lav"]), "s_mid": int(ctl["middels"]), "s_hoy": int(ctl["høy"])},
+           FROM s4""",
+        {**_classify_params(cfg), "run": run_id},
     )
-    _x(con,
-        """INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points, explanation_nb,
-                                     explanation_en, unknown, source, sort_order)
-           SELECT $run, entity_type, entity_id, factor, dimension, points, explanation_nb, explanation_en,
-                  unknown, source, sort_order
-           FROM _risk_f ORDER BY entity_type, entity_id, sort_order""",
-        {"run": run_id})
 
 
 def _x(con, sql: str, params=None):
@@ -514,19 +547,25 @@ def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version:
                VALUES (?, ?, ?, ?, ?, ?) RETURNING run_id""",
             [version, data_version, as_of, user.username, reason, pinned]).fetchone()[0]
         _drop_temp(con)
+        LAST_TIMINGS.clear()
         try:
             for m in _MACROS:
                 con.execute(m)
             _load_config_tables(con, cfg)
-            _build_base(con, cfg, as_of, win_start, ended_after)
-            _apply_indicators(con, cfg, as_of, win_start)
-            _assess(con, run_id, cfg)
+            for stage, fn in (("base", lambda: _build_base(con, cfg, as_of, win_start, ended_after)),
+                              ("factors", lambda: _apply_indicators(con, run_id, cfg, as_of, win_start)),
+                              ("assess", lambda: _assess(con, run_id, cfg))):
+                ts = time.perf_counter()
+                fn()
+                LAST_TIMINGS[stage] = round(time.perf_counter() - ts, 3)
         finally:
             _drop_temp(con)
+        ts = time.perf_counter()
         n = con.execute(
             """SELECT count(*) FILTER (WHERE entity_type = 'contract'), count(*) FILTER (WHERE entity_type = 'supplier')
                FROM risk_assessments WHERE run_id = ?""", [run_id]).fetchone()
         pruned = _prune(con, run_id)
+        LAST_TIMINGS["prune"] = round(time.perf_counter() - ts, 3)
         seconds = round(time.perf_counter() - t0, 3)
         con.execute("UPDATE risk_runs SET n_contracts = ?, n_suppliers = ?, seconds = ? WHERE run_id = ?",
                     [n[0], n[1], seconds, run_id])
@@ -534,6 +573,9 @@ def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version:
                   {"as_of": as_of.isoformat(), "config_version": version, "data_version": data_version,
                    "reason": reason, "contracts": n[0], "suppliers": n[1], "pruned_runs": pruned})
         db.bump_data_version(con)
+        ts = time.perf_counter()
+    LAST_TIMINGS["commit"] = round(time.perf_counter() - ts, 3)
+    LAST_TIMINGS["total"] = round(time.perf_counter() - t0, 3)
     return run_id
 
 

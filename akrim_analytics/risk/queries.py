@@ -109,13 +109,17 @@ def explain(con: duckdb.DuckDBPyConnection, entity_type: str, entity_id: str,
     """The factor lines that produced an entity's scores, in display order (likelihood
     first): factor, dimension, points, explanation_nb, explanation_en, unknown,
     source. These rows are what the scores were computed from."""
+    from .indicators import source_of
+
     run_id = _resolve(con, run_id)
-    return con.execute(
+    df = con.execute(
         """SELECT factor, dimension, points, explanation_nb, explanation_en, coalesce(unknown, false) AS unknown,
                   source
            FROM risk_factors WHERE run_id = ? AND entity_type = ? AND entity_id = ?
            ORDER BY CASE dimension WHEN 'likelihood' THEN 0 ELSE 1 END, sort_order, explanation_nb""",
         [run_id, entity_type, entity_id]).df()
+    df["source"] = [s if isinstance(s, str) and s else source_of(f) for s, f in zip(df["source"], df["factor"])]
+    return df
 
 
 def level_counts(con: duckdb.DuckDBPyConnection, run_id: int | None = None,

@@ -10,7 +10,10 @@ giving the columns::
     entity_type, entity_id, dimension ('likelihood' | 'consequence'), points DOUBLE,
     unknown BOOLEAN, body_nb VARCHAR, body_en VARCHAR
 
-Rows with NULL points are dropped. The engine adds the factor key, the points text
+Rows with NULL points are dropped, and so are ±0 lines of suppliers that do not
+report missing data (a supplier's list shows what moves its score; contracts keep
+their ±0 lines such as "not an exposed industry"), unless the indicator is
+registered with ``always=True`` (the coverage line). The engine adds the factor key, the points text
 ("+2 sannsynlighet") and the source, and stores the rows in ``risk_factors``; the
 scores are computed from those stored points only. Parameters are named (``$name``)
 and always bound; explanation templates come from ``locale/risk.toml`` (keys
@@ -63,17 +66,18 @@ class Indicator:
     source: str                                  # section(s) of domain.md
     build: Callable[[Context], list[tuple[str, dict]]]
     doc: str
+    always: bool = False                         # keep ±0 supplier lines too
 
 
 INDICATORS: list[Indicator] = []
 
 
-def indicator(key: str, source: str):
+def indicator(key: str, source: str, *, always: bool = False):
     """Register ``fn(ctx) -> [(sql, params), ...]`` as the indicator ``key``."""
     def deco(fn):
         if any(i.key == key for i in INDICATORS):
             raise ValueError(f"indicator {key!r} registered twice")
-        INDICATORS.append(Indicator(key, source, fn, (fn.__doc__ or "").strip()))
+        INDICATORS.append(Indicator(key, source, fn, (fn.__doc__ or "").strip(), always))
         return fn
     return deco
 
@@ -94,3 +98,8 @@ def band_sql(expr: str, bands: list, name: str = "band") -> tuple[str, dict]:
 
 # Import order is the display order (likelihood first, then consequence).
 from . import industry, contract, register, history, consequence  # noqa: E402,F401
+
+
+def source_of(factor: str) -> str | None:
+    """The domain.md source of an indicator (stored factor rows leave it to this)."""
+    return next((i.source for i in INDICATORS if i.key == factor), None)

@@ -15,7 +15,7 @@ _VALUE = """CASE WHEN entity_type = 'supplier' THEN format($svalue_{l}, risk_nok
                  ELSE risk_nok_{l}(value_basis) END"""
 
 
-@indicator("coverage", "domain.md §2.1 (coverage), §2.2 (thresholds), §2.1 (påseplikt at any value)")
+@indicator("coverage", "domain.md §2.1 (coverage), §2.2 (thresholds), §2.1 (påseplikt at any value)", always=True)
 def coverage(ctx: Context):
     """Whether the wage regulation covers the contract: an explanation line, ±0.
 
@@ -29,7 +29,8 @@ def coverage(ctx: Context):
     of its estimated value and its spend in the window; a contract without a value is
     treated as covered. For a supplier: covered if any of its contracts is, or if its
     spend without a contract would be. Decides ``covered`` and so ``required_step``
-    (0 when not covered); it never adds points.
+    (0 when not covered); it never adds points. Every contract gets the line; a
+    supplier only when covered or its kind is unknown (otherwise step 0 says it).
 
     Settings: ``general.authority``, ``general.allmenngjort_any_value``,
     ``general.goods_nace_prefixes``, ``[[thresholds]]``.
@@ -59,7 +60,8 @@ def coverage(ctx: Context):
         SELECT entity_type, entity_id, 'consequence' AS dimension, 0.0 AS points,
                kind IS NULL OR coverage_reason = 'value_unknown' AS unknown,
                {body('nb')} AS body_nb, {body('en')} AS body_en
-        FROM _risk_base"""
+        FROM _risk_base
+        WHERE entity_type = 'contract' OR covered OR kind IS NULL"""
     return [(sql, p)]
 
 
@@ -134,7 +136,7 @@ def workers(ctx: Context):
                CASE WHEN workers IS NULL THEN $unknown_en WHEN workers = 1 THEN $count_one_en
                     ELSE format($count_en, workers) END AS body_en
         FROM _risk_base
-        WHERE workers IS NOT NULL OR labour_eff"""
+        WHERE workers IS NOT NULL OR (labour_eff AND n_contracts > 0)"""
     return [(sql, p)]
 
 

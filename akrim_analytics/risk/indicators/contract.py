@@ -64,7 +64,8 @@ def subcontractors(ctx: Context):
                     WHEN subcontractor_levels >= 1 THEN format($within_en, subcontractor_levels)
                     ELSE $unknown_en END AS body_en
         FROM _risk_base
-        WHERE subcontractor_levels >= 1 OR (subcontractor_levels IS NULL AND labour_eff IS DISTINCT FROM false)"""
+        WHERE subcontractor_levels >= 1
+           OR (subcontractor_levels IS NULL AND labour_eff IS DISTINCT FROM false AND n_contracts > 0)"""
     return [(sql, p)]
 
 
@@ -88,7 +89,7 @@ def foreign_workers(ctx: Context):
                CASE WHEN foreign_workers THEN $yes_nb ELSE $unknown_nb END AS body_nb,
                CASE WHEN foreign_workers THEN $yes_en ELSE $unknown_en END AS body_en
         FROM _risk_base
-        WHERE foreign_workers OR (foreign_workers IS NULL AND labour_eff IS DISTINCT FROM false)"""
+        WHERE foreign_workers OR (foreign_workers IS NULL AND labour_eff IS DISTINCT FROM false AND n_contracts > 0)"""
     return [(sql, p)]
 
 
