@@ -1,0 +1,116 @@
+"""``python -m akrim_analytics import FILE --db PATH [--kind spend|contracts|suppliers]
+[--sheet NAME] [--mapping NAME] [--accept-valid-rows] [--report OUT.xlsx]``
+
+The same pipeline as the Import page, for scheduled imports. Creates the database if
+it does not exist; exits 0 printing rows and total, otherwise 1 with the page's message.
+Runs as ``auth.SYSTEM`` (the operator on the server already holds the database file).
+``import-undo UPLOAD_ID --db PATH`` undoes an upload.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import auth, db, fmt
+from ..i18n import t
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+    last = {}
+
+    def cb(stage: str, fraction: float) -> None:
+        pct = int(fraction * 100) // 25 * 25
+        if last.get(stage) != pct:
+            last[stage] = pct
+            print(f"  {stage}: {pct} %", file=sys.stderr)
+    return cb
+
+
+def _cmd_import(args) -> int:
+    from ..cli import UserError
+    from . import kinds
+    from .errors import ImportRefused
+    from .pipeline import commit, prepare
+    from .report import report_xlsx
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(t("import.err.file_not_found", file=args.file))
+    con = db.connect(args.db)
+    try:
+        try:
+            kinds.get(args.kind)
+            progress = _progress_printer(args.progress)
+            prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress)
+            if args.report:
+                Path(args.report).write_bytes(report_xlsx(prepared.report))
+            result = commit(con, auth.SYSTEM, prepared, accept_valid_rows=args.accept_valid_rows,
+                            save_mapping_as=args.save_mapping, sheet_confirmed=args.sheet is not None,
+                            progress=progress)
+        except ImportRefused as e:
+            raise UserError(str(e))
+        except auth.PermissionDenied as e:
+            raise UserError(str(e))
+        except UserError:
+            raise
+        except Exception as e:  # never a traceback for a scheduled import
+            raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps(result.summary(), ensure_ascii=False, default=str))
+    else:
+        if result.total is not None:
+            print(t("import.cli.done", rows=fmt.number(result.rows), file=result.file_name,
+                    upload_id=result.upload_id, total=fmt.nok(result.total, 2)))
+        else:
+            print(t("import.cli.done_register", rows=fmt.number(result.rows), file=result.file_name,
+                    upload_id=result.upload_id))
+        rec = result.report.get("reconciliation")
+        if rec:
+            print(rec)
+        if result.rejected_rows:
+            print(t("import.cli.rejected", n=result.rejected_rows))
+        if result.overlaps:
+            print(t("import.cli.overlaps", n=result.overlaps))
+    return 0
+
+
+def _cmd_undo(args) -> int:
+    from ..cli import UserError
+    from .errors import ImportRefused
+    from .uploads import undo_upload
+
+    con = db.connect(args.db)
+    try:
+        undo_upload(con, auth.SYSTEM, int(args.upload_id))
+    except ImportRefused as e:
+        raise UserError(str(e))
+    finally:
+        con.close()
+    print(t("import.cli.undone", upload_id=args.upload_id))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="import a spend export, contract register or Enhetsregisteret extract")
+    p.add_argument("file", help="xlsx, xls, xlsb, ods or csv file")
+    p.add_argument("--db", required=True, help="database path (created if missing)")
+    p.add_argument("--kind", default="spend", help="spend (default), contracts, suppliers, or another registered kind")
+    p.add_argument("--sheet", default=None, help="sheet name (default: detected)")
+    p.add_argument("--mapping", default=None, help="name of a saved column mapping (default: detected)")
+    p.add_argument("--accept-valid-rows", action="store_true",
+                   help="import the valid rows even when some rows are rejected (default: refuse the file)")
+    p.add_argument("--save-mapping", default=None, help="save the mapping used under this name")
+    p.add_argument("--report", default=None, help="write the validation report to this .xlsx file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--progress", action="store_true", help="print progress to stderr")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("import-undo", help="undo an upload (remove exactly its rows)")
+    p.add_argument("upload_id", type=int)
+    p.add_argument("--db", required=True)
+    p.set_defaults(func=_cmd_undo)

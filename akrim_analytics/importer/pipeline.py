@@ -1,0 +1,645 @@
+"""The import pipeline: file → preview (``prepare``) → validation report → ``commit``.
+
+``prepare`` reads the file once (nothing is written): it finds the sheet and header
+row, suggests or reuses a mapping, parses and validates every row in DuckDB SQL, and
+returns a ``Prepared`` holding the Arrow batch and the report. ``remap`` re-validates
+with a corrected mapping without reading the file again. ``commit`` stores the valid
+rows in ONE transaction (or refuses, leaving the database exactly as it was).
+``import_file`` does both, for the command line and for tests.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+
+from .. import audit, auth, db, hooks
+from . import common, fileformat, headers, kinds, mappings, parsing, reader
+from .errors import ImportRefused
+
+Progress = Callable[[str, float], None]
+
+# A cell that labels a total row: "Sum", "Totalt", "Total", "Totalsum", "I alt", "Grand total".
+TOTAL_LABEL_RE = "(?i)^[ \t\u00a0]*(sum|totalt?|totalsum|grand total|i alt|sum totalt|summa)([^[:alpha:]]|$)"
+REPORT_DETAIL_LIMIT = 10_000     # rejected/warned rows listed in full in the report
+STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
+
+
+def _progress(cb: Progress | None, stage: str, fraction: float) -> None:
+    if cb is not None:
+        try:
+            cb(stage, max(0.0, min(1.0, fraction)))
+        except Exception:
+            pass
+
+
+@dataclass
+class SheetCandidate:
+    name: str | None
+    header_row: int            # 0-based absolute row index
+    score: float
+    fields: list[str]
+    visible: bool = True
+    is_data: bool = False      # could be the data (has an anchor field and 2+ fields)
+
+
+@dataclass
+class Prepared:
+    info: fileformat.FileInfo
+    kind: kinds.Kind
+    sheets: list[SheetCandidate]
+    sheet: str | None
+    sheet_ambiguous: bool
+    header_row: int
+    raw: reader.RawTable
+    mapping: dict[str, str]
+    mapping_source: str                  # saved | given | suggested
+    mapping_name: str | None
+    signature: str
+    typed: pa.Table | None = None
+    report: dict = field(default_factory=dict)
+    data_version: int = 0
+    scan: reader.Scan | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.raw.columns]
+
+    @property
+    def file_name(self) -> str:
+        return self.info.file_name
+
+    @property
+    def sheet_label(self) -> str:
+        return self.sheet or "-"
+
+    def blocking_problem(self, accept_valid_rows: bool = False) -> ImportRefused | None:
+        """The reason commit would refuse, or None."""
+        for p in self.report.get("problems", []):
+            if p["code"] == "rejected_rows" and accept_valid_rows:
+                continue
+            return ImportRefused(p["code"], **p["params"])
+        return None
+
+    def preview_rows(self, n: int = 20):
+        """The first rows as the file has them (text), with the file's row numbers."""
+        t = self.raw.table.slice(0, n)
+        out = {"Rad": t.column("_row").to_pylist()}
+        for c in self.raw.columns:
+            col = t.column(f"c{c.index}")
+            out[c.name] = [None if v is None else _as_text(v) for v in col.to_pylist()]
+        return out
+
+
+def _as_text(v) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    if hasattr(v, "isoformat"):
+        s = v.isoformat()
+        return s[:10] if s.endswith("T00:00:00") else s.replace("T", " ")
+    return str(v)
+
+
+@dataclass
+class ImportResult:
+    upload_id: int
+    kind: str
+    file_name: str
+    sheet: str | None
+    rows: int
+    total: float | None
+    file_total: float | None
+    rejected_rows: int
+    overlaps: int
+    accepted_valid_only: bool
+    report: dict
+
+    def summary(self) -> dict:
+        return {"upload_id": self.upload_id, "kind": self.kind, "file": self.file_name, "sheet": self.sheet,
+                "rows": self.rows, "total": self.total, "file_total": self.file_total,
+                "rejected_rows": self.rejected_rows, "overlapping_rows": self.overlaps,
+                "accepted_valid_only": self.accepted_valid_only}
+
+
+# ----------------------------------------------------------------- sheet & header
+
+def _candidates(scan_result: reader.Scan, kind: kinds.Kind, matcher: headers.Matcher) -> list[SheetCandidate]:
+    out = []
+    anchors = set(kind.anchor_fields)
+    for head in scan_result.sheets:
+        best: SheetCandidate | None = None
+        for r, cells in head.rows:
+            values = list(cells.values())
+            score, n = matcher.score_row(values)
+            if n == 0:
+                continue
+            matched = _matched_fields(matcher, values)
+            texts = sum(1 for v in values if isinstance(v, str))
+            ok = n >= 2 or (n == 1 and texts >= 2 and matched & anchors)
+            if not ok:
+                continue
+            cand = SheetCandidate(head.name, r, score, sorted(matched), head.visible,
+                                  bool(matched & anchors or not anchors) and n >= 2)
+            if best is None or cand.score > best.score + 1e-9:
+                best = cand
+        if best is not None:
+            out.append(best)
+    return out
+
+
+def _matched_fields(matcher: headers.Matcher, values) -> set[str]:
+    found = set()
+    for v in values:
+        if isinstance(v, str):
+            hits = matcher.hits(v)
+            if hits:
+                found.add(hits[0].field)
+    return found
+
+
+# -------------------------------------------------------------------- prepare
+
+def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "spend",
+            file_name: str | None = None, sheet: str | None = None,
+            mapping: str | dict | None = None, progress: Progress | None = None) -> Prepared:
+    """Read and validate a file without writing anything.
+
+    ``mapping``: None (a saved mapping for a file of this shape, else a suggestion),
+    the name of a saved mapping, or a dict {field: column name}."""
+    k = kinds.get(kind)
+    _progress(progress, "read", 0.02)
+    info = fileformat.inspect(path, file_name)
+    scan_result = reader.scan(info)
+    _progress(progress, "read", 0.1)
+    matcher = headers.Matcher(k.synonym_table())
+    cands = _candidates(scan_result, k, matcher)
+    sheet_names = [h.name for h in scan_result.sheets]
+    nonempty = [h for h in scan_result.sheets if h.rows]
+    if not nonempty:
+        raise ImportRefused("empty_workbook", file=info.file_name)
+    if sheet is not None and info.format != "csv":
+        if sheet not in sheet_names:
+            raise ImportRefused("sheet_not_found", file=info.file_name, sheet=sheet,
+                                sheets=", ".join(f"«{s}»" for s in sheet_names))
+        chosen = next((c for c in cands if c.name == sheet), None)
+        if chosen is None:
+            head = next(h for h in scan_result.sheets if h.name == sheet)
+            if not head.rows:
+                raise ImportRefused("empty_sheet", file=info.file_name, sheet=sheet)
+            raise ImportRefused("no_header", file=info.file_name, sheet=sheet,
+                                expected=_expected_text(k))
+        ambiguous = False
+    else:
+        if not cands:
+            raise ImportRefused("no_header", file=info.file_name,
+                                sheet=", ".join(f"«{h.name}»" for h in nonempty) if info.format != "csv" else "-",
+                                expected=_expected_text(k))
+        data = [c for c in cands if c.is_data]
+        pool = data or cands
+        # visible sheets first, then the best score, then the first sheet
+        chosen = sorted(pool, key=lambda c: (not c.visible, -c.score, sheet_names.index(c.name)))[0]
+        ambiguous = info.format != "csv" and len(data) > 1
+    raw = reader.read(info, scan_result, chosen.name, chosen.header_row)
+    _progress(progress, "read", 1.0)
+    if raw.table.num_rows == 0:
+        raise ImportRefused("no_rows", file=info.file_name, sheet=chosen.name or "-", row=chosen.header_row + 1)
+    column_names = [c.name for c in raw.columns]
+    sig = headers.signature(k.name, [c.header for c in raw.columns])
+    mapping_name = None
+    if isinstance(mapping, str):
+        saved = mappings.get(con, mapping)
+        if saved is None:
+            raise ImportRefused("mapping_not_found", name=mapping)
+        if saved["kind"] != k.name:
+            raise ImportRefused("mapping_wrong_kind", name=mapping, kind=saved["kind"])
+        the_mapping, source, mapping_name = dict(saved["mapping"]), "saved", saved["name"]
+        _check_mapping_columns(info, chosen, the_mapping, column_names, mapping_name)
+    elif isinstance(mapping, dict):
+        the_mapping, source = {f: c for f, c in mapping.items() if c}, "given"
+        _check_mapping_columns(info, chosen, the_mapping, column_names, None)
+    else:
+        saved = mappings.find_by_signature(con, k.name, sig)
+        if saved and all(c in column_names for c in saved["mapping"].values()):
+            the_mapping, source, mapping_name = dict(saved["mapping"]), "saved", saved["name"]
+        else:
+            the_mapping, source = suggest_mapping(k, raw), "suggested"
+    unknown = [f for f in the_mapping if f not in k.field_names]
+    for f in unknown:
+        the_mapping.pop(f)
+    prepared = Prepared(info=info, kind=k, sheets=cands, sheet=chosen.name, sheet_ambiguous=ambiguous,
+                        header_row=chosen.header_row, raw=raw, mapping=the_mapping, mapping_source=source,
+                        mapping_name=mapping_name, signature=sig, scan=scan_result)
+    validate(con, prepared, progress=progress)
+    return prepared
+
+
+def _expected_text(k: kinds.Kind) -> str:
+    from ..i18n import t
+
+    names = k.anchor_fields or tuple(f.name for f in k.fields[:3])
+    return ", ".join(t(f"import.field.{n}") for n in names)
+
+
+def _check_mapping_columns(info, chosen, mapping: dict, column_names: list[str], name: str | None) -> None:
+    missing = [c for c in mapping.values() if c not in column_names]
+    if missing:
+        raise ImportRefused("mapping_column_missing", file=info.file_name, sheet=chosen.name or "-",
+                            name=name or "-", columns=", ".join(f"«{c}»" for c in missing),
+                            found=", ".join(f"«{c}»" for c in column_names))
+
+
+def suggest_mapping(k: kinds.Kind, raw: reader.RawTable) -> dict[str, str]:
+    matcher = headers.Matcher(k.synonym_table())
+    names = [c.name for c in raw.columns]
+    header_of = {c.name: c.header for c in raw.columns}
+    # match on the header text (the unique display name only differs for duplicates/blanks)
+    pairs = []
+    for idx, c in enumerate(raw.columns):
+        for h in matcher.hits(c.header):
+            pairs.append((-h.score, k.priority.get(h.field, 100), idx, h.field, c.name))
+    pairs.sort()
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for _, _, _, fname, col in pairs:
+        if fname in mapping or col in used:
+            continue
+        mapping[fname] = col
+        used.add(col)
+    if k.refine_mapping is not None:
+        samples = {}
+        for c in raw.columns:
+            col = raw.table.column(f"c{c.index}").slice(0, 500)
+            samples[c.name] = [v for v in col.to_pylist() if v is not None][:200]
+        mapping = k.refine_mapping(mapping, names, samples, header_of)
+    return mapping
+
+
+def remap(con: duckdb.DuckDBPyConnection, prepared: Prepared, mapping: dict[str, str],
+          progress: Progress | None = None) -> Prepared:
+    """Validate again with a corrected mapping (no new read of the file)."""
+    mapping = {f: c for f, c in mapping.items() if c and f in prepared.kind.field_names}
+    _check_mapping_columns(prepared.info, SheetCandidate(prepared.sheet, prepared.header_row, 0, []),
+                           mapping, prepared.column_names, None)
+    if mapping != prepared.mapping:
+        prepared.mapping = mapping
+        prepared.mapping_source = "given"
+        prepared.mapping_name = None
+    validate(con, prepared, progress=progress)
+    return prepared
+
+
+# ------------------------------------------------------------------- validate
+
+def _register(con, table) -> str:
+    name = f"_imp_{uuid.uuid4().hex[:12]}"
+    con.register(name, table)
+    return name
+
+
+def _typed_sql(prepared: Prepared, raw_name: str, conventions: dict[str, str]) -> str:
+    k = prepared.kind
+    by_name = {c.name: c for c in prepared.raw.columns}
+    schema = prepared.raw.table.schema
+    parts = ["_row"]
+    mapped_raws, other_raws = [], []
+    for f in k.fields:
+        col = by_name.get(prepared.mapping.get(f.name, ""))
+        if col is not None:
+            ident = f"c{col.index}"
+            atype = schema.field(ident).type
+            parts.append(f'{parsing.parse_expr(f.type, ident, atype, conventions.get(f.name, ","))} AS "{f.name}"')
+            parts.append(f'{parsing.raw(ident, atype)} AS "{f.name}__raw"')
+            mapped_raws.append(f'"{f.name}__raw"')
+            if f.name != k.amount_field:
+                other_raws.append(f.name)
+        else:
+            parts.append(f'CAST(NULL AS {parsing.SQL_TYPES[f.type]}) AS "{f.name}"')
+            parts.append(f'CAST(NULL AS VARCHAR) AS "{f.name}__raw"')
+    label_terms = []
+    for c in prepared.raw.columns:
+        ident = f"c{c.index}"
+        if parsing.is_string(schema.field(ident).type):
+            label_terms.append(f"coalesce(regexp_matches({ident}, '{TOTAL_LABEL_RE}'), false)")
+    parts.append(f"({' OR '.join(label_terms) if label_terms else 'false'}) AS _label")
+    inner = f"SELECT {', '.join(parts)} FROM {raw_name}"
+    blank = " AND ".join(f"{r} IS NULL" for r in mapped_raws) if mapped_raws else "true"
+    if k.amount_field and k.amount_field in prepared.mapping:
+        ident_terms = [f'("{f}__raw" IS NOT NULL AND NOT coalesce(regexp_matches("{f}__raw", \'{TOTAL_LABEL_RE}\'), false))'
+                       for f in k.identity_fields if f in prepared.mapping]
+        no_ident = "NOT (" + " OR ".join(ident_terms) + ")" if ident_terms else "true"
+        others_null = " AND ".join(f'"{f}__raw" IS NULL' for f in other_raws if f in prepared.mapping) or "true"
+        total = f'("{k.amount_field}" IS NOT NULL AND {no_ident} AND (_label OR ({others_null})))'
+    else:
+        total = "false"
+    return f"SELECT *, ({blank}) AS _blank, (NOT ({blank}) AND {total}) AS _total FROM ({inner})"
+
+
+def _checks_sql(prepared: Prepared, typed_name: str) -> str:
+    """One row per problem: (_row, field, value, reason, warn)."""
+    k = prepared.kind
+    selects = []
+    base = f"(SELECT * FROM {typed_name} WHERE NOT _blank AND NOT _total) t"
+    for f in k.fields:
+        mapped = f.name in prepared.mapping
+        if f.required:
+            selects.append(f"SELECT _row, '{f.name}' AS field, CAST(NULL AS VARCHAR) AS value, 'missing' AS reason, false AS warn "
+                           f"FROM {base} WHERE \"{f.name}__raw\" IS NULL")
+        if mapped and f.type not in ("text", "code"):
+            selects.append(f"SELECT _row, '{f.name}', \"{f.name}__raw\", 'unreadable_{f.type}', {str(f.on_invalid == 'warn').lower()} "
+                           f"FROM {base} WHERE \"{f.name}__raw\" IS NOT NULL AND \"{f.name}\" IS NULL")
+    for ch in k.checks:
+        fld = ch.field
+        value = f'"{fld}__raw"' if fld else "CAST(NULL AS VARCHAR)"
+        cond = ch.condition.replace("{typed}", typed_name)
+        selects.append(f"SELECT _row, {_sql_str(fld) if fld else 'NULL'}, {value}, '{ch.reason}', {str(ch.warn).lower()} "
+                       f"FROM {base} WHERE coalesce(({cond}), false)")
+    if not selects:
+        return "SELECT CAST(NULL AS INTEGER) AS _row, NULL AS field, NULL AS value, NULL AS reason, false AS warn WHERE false"
+    return f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS p(_row, field, value, reason, warn)"
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progress | None = None) -> None:
+    """Parse and check every row in SQL; fill ``prepared.typed`` and ``prepared.report``."""
+    k = prepared.kind
+    _progress(progress, "validate", 0.05)
+    raw_name = _register(con, prepared.raw.table)
+    names = [raw_name]
+    try:
+        conventions = {}
+        by_name = {c.name: c for c in prepared.raw.columns}
+        for f in k.fields:
+            if f.type == "amount" and f.name in prepared.mapping:
+                col = by_name[prepared.mapping[f.name]]
+                ident = f"c{col.index}"
+                atype = prepared.raw.table.schema.field(ident).type
+                conventions[f.name] = con.execute(
+                    parsing.amount_convention(ident, atype).replace("FROM _raw", f"FROM {raw_name}")).fetchone()[0]
+        typed = common._arrow(con, _typed_sql(prepared, raw_name, conventions))
+        _progress(progress, "validate", 0.5)
+        typed_name = _register(con, typed)
+        names.append(typed_name)
+        checks = _checks_sql(prepared, typed_name)
+        problems_name = _register(con, common._arrow(con, checks))
+        names.append(problems_name)
+        typed = common._arrow(con,
+            f"""SELECT t.*, NOT t._blank AND NOT t._total AND r._row IS NULL AS _valid
+                FROM {typed_name} t
+                LEFT JOIN (SELECT DISTINCT _row FROM {problems_name} WHERE NOT warn) r ON r._row = t._row
+                ORDER BY t._row""")
+        prepared.typed = typed
+        con.unregister(typed_name)
+        con.register(typed_name, typed)
+        report = _report(con, prepared, typed_name, problems_name)
+        prepared.report = report
+        prepared.data_version = db.data_version(con)
+        if k.analyse is not None:
+            valid_name = _register(con, common._arrow(con, f"SELECT * FROM {typed_name} WHERE _valid"))
+            names.append(valid_name)
+            report["details"] = k.analyse(con, valid_name, prepared) or {}
+        else:
+            report["details"] = {}
+        _finish_report(con, prepared)
+        _progress(progress, "validate", 1.0)
+    finally:
+        for n in names:
+            try:
+                con.unregister(n)
+            except Exception:
+                pass
+
+
+def _float(v):
+    if v is None:
+        return None
+    return float(v) if isinstance(v, Decimal) else v
+
+
+def _report(con, prepared: Prepared, typed_name: str, problems_name: str) -> dict:
+    k = prepared.kind
+    by_field = {f: prepared.mapping.get(f) for f in k.field_names}
+    letter = {c.name: c.letter for c in prepared.raw.columns}
+    amount = f'"{k.amount_field}"' if k.amount_field else "NULL"
+    row = con.execute(
+        f"""SELECT count(*) FILTER (WHERE NOT _blank),
+                   count(*) FILTER (WHERE _blank),
+                   count(*) FILTER (WHERE _total),
+                   count(*) FILTER (WHERE _valid),
+                   count(*) FILTER (WHERE NOT _blank AND NOT _total AND NOT _valid),
+                   sum({amount}) FILTER (WHERE _valid),
+                   sum({amount}) FILTER (WHERE NOT _blank AND NOT _total),
+                   arg_max({amount}, _row) FILTER (WHERE _total),
+                   max(_row) FILTER (WHERE _total),
+                   min(_row), max(_row)
+            FROM {typed_name}""").fetchone()
+    totals = con.execute(
+        f"SELECT _row, {amount} FROM {typed_name} WHERE _total ORDER BY _row").fetchall() if k.amount_field else []
+    counts = con.execute(
+        f"""SELECT reason, field, warn, count(DISTINCT _row) FROM {problems_name}
+            GROUP BY ALL ORDER BY 4 DESC""").fetchall()
+    details = con.execute(
+        f"""SELECT _row, field, value, reason, warn FROM {problems_name}
+            ORDER BY warn, _row, field LIMIT {REPORT_DETAIL_LIMIT}""").fetchall()
+    n_warn_rows = con.execute(f"SELECT count(DISTINCT _row) FROM {problems_name} WHERE warn").fetchone()[0]
+
+    def item(r):
+        col = by_field.get(r[1]) if r[1] else None
+        return {"row": r[0], "field": r[1], "column": col, "letter": letter.get(col) if col else None,
+                "value": r[2], "reason": r[3]}
+
+    return {
+        "file": prepared.info.file_name, "sha256": prepared.info.sha256, "format": prepared.info.format,
+        "kind": k.name, "sheet": prepared.sheet, "header_row": prepared.header_row + 1,
+        "mapping": dict(prepared.mapping), "mapping_name": prepared.mapping_name,
+        "mapping_source": prepared.mapping_source,
+        "rows_read": row[0], "rows_blank": row[1], "rows_total": row[2], "rows_valid": row[3],
+        "rows_rejected": row[4], "rows_warned": n_warn_rows,
+        "sum_valid": _float(row[5]), "sum_all": _float(row[6]),
+        "file_total": _float(row[7]), "file_total_row": row[8],
+        "total_rows": [{"row": r[0], "amount": _float(r[1])} for r in totals],
+        "first_row": row[9], "last_row": row[10],
+        "problem_counts": [{"reason": r[0], "field": r[1], "column": by_field.get(r[1]) if r[1] else None,
+                            "warn": r[2], "rows": r[3]} for r in counts],
+        "rejects": [item(r) for r in details if not r[4]],
+        "warnings": [item(r) for r in details if r[4]],
+    }
+
+
+def _finish_report(con, prepared: Prepared) -> None:
+    """Blocking problems (in order) and the reconciliation line."""
+    from ..i18n import t
+
+    k, rep = prepared.kind, prepared.report
+    file, sheet = prepared.info.file_name, prepared.sheet or "-"
+    problems = []
+    missing = []
+    for group in k.required_any:
+        if not any(f in prepared.mapping for f in group):
+            missing.append(" / ".join(t(f"import.field.{f}") for f in group))
+    if missing:
+        problems.append({"code": "missing_field", "params": {
+            "file": file, "sheet": sheet, "row": prepared.header_row + 1, "fields": ", ".join(missing),
+            "found": ", ".join(f"«{c}»" for c in prepared.column_names if not c.startswith("Kolonne "))}})
+    if prepared.sheet_ambiguous:
+        problems.append({"code": "ambiguous_sheet", "params": {
+            "file": file, "sheets": ", ".join(f"«{c.name}»" for c in prepared.sheets if c.is_data)}})
+    dup = con.execute(
+        """SELECT upload_id, uploaded_by, uploaded_at FROM uploads
+           WHERE sha256 = ? AND kind = ? AND status = 'committed' ORDER BY upload_id LIMIT 1""",
+        [prepared.info.sha256, k.name]).fetchone()
+    if dup:
+        from .. import fmt
+
+        problems.append({"code": "duplicate_file", "params": {
+            "file": file, "upload_id": dup[0], "user": dup[1], "when": fmt.datetime(dup[2])}})
+    if not missing and rep["rows_rejected"]:
+        first = rep["rejects"][0] if rep["rejects"] else None
+        problems.append({"code": "rejected_rows", "params": {
+            "file": file, "sheet": sheet, "n": rep["rows_rejected"], "first": describe(first) if first else ""}})
+    if not missing and rep["rows_valid"] - rep.get("details", {}).get("overlap_rows", 0) <= 0 and not rep["rows_rejected"]:
+        problems.append({"code": "no_valid_rows", "params": {"file": file, "sheet": sheet}})
+    rep["problems"] = problems
+    rep["reconciliation"] = reconciliation(rep)
+
+
+def describe(item: dict, lang: str | None = None) -> str:
+    """'row 12, column E «Beløp»: could not read «12,3,4» as an amount'."""
+    from ..i18n import t
+
+    where = t("import.where.row", lang, row=item["row"])
+    if item.get("column"):
+        where += ", " + t("import.where.column", lang, letter=item.get("letter") or "?", column=item["column"])
+    reason = t(f"import.reason.{item['reason']}", lang, value=item.get("value") or "")
+    return f"{where}: {reason}"
+
+
+def reconciliation(rep: dict, lang: str | None = None) -> str | None:
+    """'The file's total row says X; the imported rows sum to Y.'"""
+    from .. import fmt
+    from ..i18n import t
+
+    if rep.get("file_total") is None:
+        return None
+    imported = (rep.get("sum_valid") or 0) - (rep.get("details", {}).get("overlap_sum") or 0)
+    text = t("import.reconcile", lang, row=rep["file_total_row"], file_total=fmt.nok(rep["file_total"], 2),
+             imported=fmt.nok(imported, 2))
+    diff = round(rep["file_total"] - imported, 2)
+    if abs(diff) < 0.005:
+        text += " " + t("import.reconcile_ok", lang)
+    else:
+        text += " " + t("import.reconcile_diff", lang, diff=fmt.nok(diff, 2))
+        if len(rep.get("total_rows", [])) > 1:
+            text += " " + t("import.reconcile_subtotals", lang, n=len(rep["total_rows"]) - 1)
+    return text
+
+
+# --------------------------------------------------------------------- commit
+
+def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, *,
+           accept_valid_rows: bool = False, save_mapping_as: str | None = None,
+           sheet_confirmed: bool = False, progress: Progress | None = None) -> ImportResult:
+    """Store the valid rows in one transaction, or refuse and write nothing.
+
+    By default a file with rejected rows is refused whole; ``accept_valid_rows`` imports
+    the valid rows and keeps that choice and the report with the upload."""
+    auth.require(user, "analytiker", "import data")
+    k = prepared.kind
+    problem = prepared.blocking_problem(accept_valid_rows)
+    if problem is not None and not (problem.code == "ambiguous_sheet" and sheet_confirmed):
+        raise problem
+    if problem is not None:  # ambiguous sheet confirmed: look for a later problem
+        rest = [p for p in prepared.report["problems"] if p["code"] != "ambiguous_sheet"
+                and not (p["code"] == "rejected_rows" and accept_valid_rows)]
+        if rest:
+            raise ImportRefused(rest[0]["code"], **rest[0]["params"])
+    _progress(progress, "commit", 0.0)
+    batch_table = prepared.typed.filter(prepared.typed.column("_valid"))
+    batch = _register(con, batch_table)
+    try:
+        with db.transaction(con):
+            dup = con.execute(
+                "SELECT upload_id FROM uploads WHERE sha256 = ? AND kind = ? AND status = 'committed' LIMIT 1",
+                [prepared.info.sha256, k.name]).fetchone()
+            if dup:
+                raise ImportRefused("duplicate_file_now", file=prepared.info.file_name, upload_id=dup[0])
+            if db.data_version(con) != prepared.data_version and k.analyse is not None:
+                # someone changed the data since the preview: look again, inside the transaction
+                prepared.report["details"] = k.analyse(con, batch, prepared) or {}
+            report = _stored_report(prepared, accept_valid_rows)
+            upload_id = con.execute(
+                """INSERT INTO uploads (file_name, sha256, kind, sheet, mapping_name, uploaded_by, rows, total,
+                                        file_total, status, accepted_valid_only, rejected_rows, report)
+                   VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, 'committed', ?, ?, ?) RETURNING upload_id""",
+                [prepared.info.file_name, prepared.info.sha256, k.name, prepared.sheet,
+                 save_mapping_as or prepared.mapping_name, user.username,
+                 prepared.report.get("file_total"), bool(accept_valid_rows and prepared.report["rows_rejected"]),
+                 prepared.report["rows_rejected"], json.dumps(report, ensure_ascii=False, default=str)],
+            ).fetchone()[0]
+            _progress(progress, "commit", 0.1)
+            stats = k.commit(con, user, upload_id, batch, prepared,
+                             progress=lambda f: _progress(progress, "commit", 0.1 + 0.8 * f))
+            if stats.rows == 0:
+                raise ImportRefused("no_valid_rows", file=prepared.info.file_name, sheet=prepared.sheet or "-")
+            con.execute("UPDATE uploads SET rows = ?, total = ? WHERE upload_id = ?",
+                        [stats.rows, stats.total, upload_id])
+            if save_mapping_as:
+                mappings.save(con, user, save_mapping_as, k.name, prepared.signature,
+                              [c.header for c in prepared.raw.columns], prepared.mapping, in_transaction=True)
+            elif prepared.mapping_name:
+                mappings.touch(con, prepared.mapping_name)
+            audit.log(con, user, "upload", "upload", upload_id, {
+                "kind": k.name, "file": prepared.info.file_name, "sha256": prepared.info.sha256,
+                "sheet": prepared.sheet, "rows": stats.rows, "total": stats.total,
+                "rejected_rows": prepared.report["rows_rejected"], "accepted_valid_only": bool(accept_valid_rows),
+                **stats.details})
+            db.bump_data_version(con)
+            hooks.data_changed(con, user, "import")
+            _progress(progress, "commit", 1.0)
+    finally:
+        try:
+            con.unregister(batch)
+        except Exception:
+            pass
+    rep = prepared.report
+    return ImportResult(upload_id=upload_id, kind=k.name, file_name=prepared.info.file_name, sheet=prepared.sheet,
+                        rows=stats.rows, total=stats.total, file_total=rep.get("file_total"),
+                        rejected_rows=rep["rows_rejected"], overlaps=rep.get("details", {}).get("overlap_rows", 0),
+                        accepted_valid_only=bool(accept_valid_rows and rep["rows_rejected"]), report=rep)
+
+
+def _stored_report(prepared: Prepared, accept_valid_rows: bool) -> dict:
+    rep = dict(prepared.report)
+    rep["accepted_valid_only"] = bool(accept_valid_rows)
+    rep["rejects_total_listed"] = len(rep.get("rejects", []))
+    rep["rejects"] = rep.get("rejects", [])[:STORED_DETAIL_LIMIT]
+    rep["warnings"] = rep.get("warnings", [])[:STORED_DETAIL_LIMIT]
+    kind = dict(rep.get("details", {}))
+    for key in list(kind):
+        if isinstance(kind[key], list):
+            kind[key] = kind[key][:STORED_DETAIL_LIMIT]
+    rep["details"] = kind
+    rep.pop("problems", None)
+    return rep
+
+
+def import_file(con: duckdb.DuckDBPyConnection, user: auth.User, path: str | Path, *, kind: str = "spend",
+                sheet: str | None = None, mapping: str | dict | None = None, accept_valid_rows: bool = False,
+                progress: Progress | None = None, file_name: str | None = None,
+                save_mapping_as: str | None = None) -> ImportResult:
+    """Read, validate and store a file in one go (the command line, scheduled imports, tests).
+
+    Raises ImportRefused (nothing written) or PermissionDenied."""
+    auth.require(user, "analytiker", "import data")
+    prepared = prepare(con, path, kind=kind, file_name=file_name, sheet=sheet, mapping=mapping, progress=progress)
+    return commit(con, user, prepared, accept_valid_rows=accept_valid_rows, save_mapping_as=save_mapping_as,
+                  sheet_confirmed=sheet is not None, progress=progress)
+

@@ -1,0 +1,224 @@
+"""Kind ``spend``: invoice / posting lines from the ERP (leverandørreskontro + hovedbok).
+
+Each line needs an amount, a date or a period, and a supplier (org. number, ERP
+supplier number or name). The supplier key is the org. number when it is valid
+(a sub-unit's number rolls up to its legal unit when the register says so), else an
+existing supplier with the same ERP number, else ``L:<supplier no>``, else an existing
+supplier with the same name, else ``N:<normalised name>``. Missing suppliers and
+departments are created with the upload (and removed with it when unused).
+
+Lines that match a line of an earlier upload on supplier, invoice number, date and
+amount are reported and not imported again. Without a category column the lines are
+categorised by the rules (``categorize.categorize``); then they are linked to contracts.
+"""
+from __future__ import annotations
+
+import uuid
+
+from .. import categorize, linking
+from . import common
+from .kinds import Check, CommitStats, Field, Kind, register
+
+FIELDS = [
+    Field("posting_date", "date", (
+        "Bilagsdato", "Fakturadato", "Bilagsdato/fakturadato", "Posteringsdato", "Transaksjonsdato", "Dato",
+        "Invoice date", "Posting date", "Transaction date", "Document date", "Voucher date", "Date",
+        "Betalingsdato", "Paid date", "Payment date", "Forfallsdato")),
+    Field("period", "period", (
+        "Periode", "Regnskapsperiode", "Per", "Bokføringsperiode", "År/mnd", "Aarmnd", "Årmnd", "Period",
+        "Accounting period", "Fiscal period")),
+    Field("supplier_no", "code", (
+        "Lev.nr", "Levnr", "Leverandørnr", "Leverandørnummer", "Leverandør nr", "Leverandør-ID", "Leverandørid",
+        "Lev.nr.", "Reskontronr", "Kreditornr", "Supplier ID", "Supplier no", "Supplier number", "Vendor ID",
+        "Vendor no", "Vendor number", "Supplier code", "Vendor code", "Leverandør")),
+    Field("supplier_name", "text", (
+        "Leverandørnavn", "Leverandør navn", "Leverandør(T)", "Leverandør tekst", "Lev.navn", "Levnavn",
+        "Leverandør", "Navn", "Kreditor", "Firma", "Supplier name", "Supplier", "Vendor name", "Vendor",
+        "Payee", "Beneficiary", "Merchant")),
+    Field("orgnr", "orgnr", (
+        "Org.nr.", "Orgnr", "Org.nr", "Organisasjonsnummer", "Organisasjonsnr", "Org nummer",
+        "Leverandør orgnr", "Orgnr leverandør", "Foretaksnummer", "Organisasjonsnr.", "Org.no",
+        "Company number", "Company no", "Company registration number", "Registration number", "Business ID",
+        "VAT number", "MVA-nummer", "Mva-nr"), on_invalid="warn"),
+    Field("amount", "amount", (
+        "Beløp eks. mva", "Beløp ekskl. mva", "Beløp eks mva", "Beløp ekskl mva", "Nettobeløp", "Netto beløp",
+        "Net amount", "Amount excl VAT", "Amount excluding VAT", "Beløp", "Belop", "Beloep", "Amount",
+        "Beløp NOK", "Beløp i NOK", "Amount NOK", "Kontantbeløp", "Bokført beløp", "Regnskap", "Value",
+        "Total amount", "Invoice amount", "Sum", "Kostnad", "Utgift", "Beløp inkl. mva", "Bruttobeløp",
+        "Amount incl VAT", "Gross amount"), required=True),
+    Field("account", "code", (
+        "Art", "Konto", "Artskonto", "Kontonr", "Kontonummer", "Art (KOSTRA)", "KOSTRA-art", "Hovedbokskonto",
+        "Account", "Account code", "Expenditure code", "GL code", "Nominal code", "Cost code")),
+    Field("department", "code", (
+        "Ansvar", "Ansvarsnr", "Ansvarssted", "Ansvarsnummer", "Koststed", "Kostnadssted", "Avdeling", "Enhet",
+        "Department", "Cost centre", "Cost center", "Cost centre code", "Cost center code", "Organisational unit",
+        "Organizational unit", "Service area", "Directorate")),
+    Field("department_name", "text", (
+        "Ansvar(T)", "Ansvar tekst", "Ansvarsnavn", "Koststed tekst", "Koststednavn", "Avdelingsnavn",
+        "Enhetsnavn", "Department name", "Cost centre name", "Cost center name", "Cost centre code (2)")),
+    Field("service", "code", (
+        "Tjeneste", "Funksjon", "Tjenestenr", "Tjeneste nr", "KOSTRA-funksjon", "Kostra funksjon", "Function",
+        "Service")),
+    Field("project", "code", ("Prosjekt", "Prosjektnr", "Prosjektnummer", "Project", "Project code")),
+    Field("invoice_no", "code", (
+        "Fakturanr", "Fakturanummer", "Faktura nr", "Faktura", "Eksternt fakturanr", "Bilagsnr", "Bilagsnummer",
+        "Bilag", "Invoice no", "Invoice number", "Invoice", "Trans no", "Transaction no", "Transaction number",
+        "Document no", "Document number", "Voucher no", "Voucher number")),
+    Field("description", "text", (
+        "Tekst", "Beskrivelse", "Bilagstekst", "Fakturatekst", "Posteringstekst", "Description", "Text",
+        "Narrative", "Details", "Expenditure category", "Purpose")),
+    Field("category", "text", (
+        "Kategori", "Innkjøpskategori", "Anskaffelseskategori", "Category", "Spend category",
+        "Procurement category")),
+]
+
+CHECKS = [
+    Check("no_date", "posting_date__raw IS NULL AND period__raw IS NULL", "posting_date"),
+    Check("no_supplier", "orgnr IS NULL AND supplier_no IS NULL AND supplier_name IS NULL", "supplier_name"),
+    Check("date_out_of_range",
+          "coalesce(year(posting_date), period // 100) NOT BETWEEN 1980 AND 2100", "posting_date"),
+]
+
+
+
+def _is_number_like(v) -> bool:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    s = str(v).strip().replace(" ", "")
+    return bool(s) and s.replace(".", "").replace("-", "").isdigit()
+
+
+def refine_mapping(mapping: dict, columns: list[str], samples: dict, header_of: dict) -> dict:
+    """'Leverandør' is the number in some ERPs and the name in others: look at the values."""
+    mapping = dict(mapping)
+
+    def numeric_share(col):
+        vals = samples.get(col) or []
+        return sum(_is_number_like(v) for v in vals) / len(vals) if vals else 0.0
+
+    name_col, no_col = mapping.get("supplier_name"), mapping.get("supplier_no")
+    if name_col and not no_col and numeric_share(name_col) >= 0.8:
+        mapping["supplier_no"] = mapping.pop("supplier_name")
+    elif no_col and not name_col and numeric_share(no_col) < 0.2 and samples.get(no_col):
+        mapping["supplier_name"] = mapping.pop("supplier_no")
+    return mapping
+
+
+def _resolved_sql(batch: str) -> str:
+    """Every batch row with its supplier key, effective date/period and file category."""
+    return f"""
+    WITH {common.supplier_key_ctes(batch)},
+    {common.CATEGORY_CTE}
+    SELECT b._row, res.supplier_id, res.org_eff, b.supplier_no, b.supplier_name,
+           coalesce(b.posting_date, make_date(b.period // 100, b.period % 100, 1)) AS posting_date,
+           coalesce(b.period, year(b.posting_date) * 100 + month(b.posting_date)) AS period,
+           b.amount, b.account, b.department, b.department_name, b.service, b.project, b.invoice_no,
+           b.description, b.category AS category_raw, cat.code AS category_code
+    FROM b
+    {common.SUPPLIER_JOIN}
+    LEFT JOIN cat ON cat.k = lower(trim(b.category))
+    """
+
+
+def _overlap_sql(stage: str) -> str:
+    return f"""SELECT r._row, min(s.upload_id) AS upload_id FROM {stage} r
+               JOIN spend s ON s.supplier_id = r.supplier_id AND s.invoice_no = r.invoice_no
+                           AND s.posting_date = r.posting_date AND s.amount = r.amount
+               WHERE r.invoice_no IS NOT NULL GROUP BY r._row"""
+
+
+def _analyse(con, batch: str, prepared) -> dict:
+    stage = f"_spend_stage_{uuid.uuid4().hex[:10]}"
+    con.register(stage, common._arrow(con, _resolved_sql(batch)))
+    try:
+        ov = con.execute(
+            f"""SELECT count(*), sum(r.amount) FROM ({_overlap_sql(stage)}) o JOIN {stage} r USING (_row)""").fetchone()
+        overlaps = con.execute(
+            f"""SELECT o._row, o.upload_id, r.supplier_id, r.invoice_no, r.posting_date, r.amount
+                FROM ({_overlap_sql(stage)}) o JOIN {stage} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
+        new_sup = con.execute(
+            f"SELECT count(DISTINCT supplier_id) FROM {stage} WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)"
+        ).fetchone()[0]
+        new_dep = con.execute(
+            f"""SELECT count(DISTINCT department) FROM {stage}
+                WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchone()[0]
+        unknown_cats = [r[0] for r in con.execute(
+            f"""SELECT category_raw, count(*) FROM {stage} WHERE category_raw IS NOT NULL AND category_code IS NULL
+                GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
+    finally:
+        con.unregister(stage)
+    return {
+        "overlap_rows": ov[0], "overlap_sum": float(ov[1]) if ov[1] is not None else 0.0,
+        "overlaps": [{"row": r[0], "upload_id": r[1], "supplier_id": r[2], "invoice_no": r[3],
+                      "date": r[4].isoformat() if r[4] else None, "amount": float(r[5])} for r in overlaps],
+        "new_suppliers": new_sup, "new_departments": new_dep, "unknown_categories": unknown_cats,
+        "category_column": "category" in prepared.mapping,
+    }
+
+
+def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
+    stage = f"_spend_stage_{uuid.uuid4().hex[:10]}"
+    con.execute(f"CREATE TEMP TABLE {stage} AS {_resolved_sql(batch)}")
+    try:
+        con.execute(f"""CREATE TEMP TABLE {stage}_ov AS {_overlap_sql(stage)}""")
+        progress(0.15)
+        common._insert_new_suppliers(con, stage, upload_id)
+        con.execute(
+            f"""INSERT INTO departments (code, name, created_upload_id)
+                SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
+                                            department), ?
+                FROM {stage} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
+                GROUP BY department""", [upload_id])
+        progress(0.3)
+        con.execute(
+            f"""INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
+                                   department, service, project, invoice_no, description, category, category_source)
+                SELECT ?, r._row, r.posting_date, r.period, r.supplier_id, r.amount, r.account, r.department,
+                       r.service, r.project, r.invoice_no, r.description,
+                       coalesce(r.category_code, ?),
+                       CASE WHEN r.category_code IS NOT NULL THEN 'file' END
+                FROM {stage} r ANTI JOIN {stage}_ov o ON o._row = r._row
+                ORDER BY r._row""", [upload_id, categorize.UNCLASSIFIED])
+        progress(0.7)
+        categorize.categorize(con, upload_id)
+        progress(0.85)
+        linking.link_contracts(con, upload_id)
+        rows, total = con.execute(
+            "SELECT count(*), sum(amount) FROM spend WHERE upload_id = ?", [upload_id]).fetchone()
+        n_sup = con.execute("SELECT count(*) FROM suppliers WHERE created_upload_id = ?", [upload_id]).fetchone()[0]
+        n_dep = con.execute("SELECT count(*) FROM departments WHERE created_upload_id = ?", [upload_id]).fetchone()[0]
+        n_ov = con.execute(f"SELECT count(*) FROM {stage}_ov").fetchone()[0]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {stage}")
+        con.execute(f"DROP TABLE IF EXISTS {stage}_ov")
+    return CommitStats(rows=rows, total=float(total) if total is not None else None,
+                       details={"new_suppliers": n_sup, "new_departments": n_dep, "overlapping_rows": n_ov})
+
+
+def _undo(con, user, upload_id: int) -> dict:
+    n = con.execute("SELECT count(*) FROM spend WHERE upload_id = ?", [upload_id]).fetchone()[0]
+    con.execute("DELETE FROM spend WHERE upload_id = ?", [upload_id])
+    n_sup = common._delete_unused_suppliers(con, upload_id)
+    dep = con.execute(
+        """DELETE FROM departments WHERE created_upload_id = ?
+             AND code NOT IN (SELECT DISTINCT department FROM spend WHERE department IS NOT NULL)
+             AND code NOT IN (SELECT DISTINCT department FROM contracts WHERE department IS NOT NULL)
+           RETURNING code""", [upload_id]).fetchall()
+    return {"rows": n, "suppliers_removed": n_sup, "departments_removed": len(dep)}
+
+
+KIND = register(Kind(
+    name="spend",
+    label_key="import.kind.spend",
+    fields=FIELDS,
+    commit=_commit,
+    undo=_undo,
+    required_any=[("amount",), ("posting_date", "period"), ("orgnr", "supplier_no", "supplier_name")],
+    checks=CHECKS,
+    amount_field="amount",
+    identity_fields=("orgnr", "supplier_no", "invoice_no", "posting_date", "account"),
+    anchor_fields=("amount",),
+    analyse=_analyse,
+    refine_mapping=refine_mapping,
+    priority={"supplier_name": 1, "supplier_no": 2, "posting_date": 3, "amount": 0},
+))
