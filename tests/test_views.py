@@ -25,6 +25,10 @@ def _level(lk, c):
 
 @pytest.fixture
 def small(con):
+    return build_small(con)
+
+
+def build_small(con, with_risk: bool = True):
     """Two departments, five suppliers, three contracts, seven 2025 spend lines (+1 in
     2024), two risk runs (30.09.2025 and 31.12.2025), controls and findings."""
     con.execute("INSERT INTO departments (code, name, area) VALUES ('1000', 'Avd A', 'X'), ('2000', 'Avd B', 'Y')")
@@ -64,6 +68,9 @@ def small(con):
         "INSERT INTO spend (upload_id, posting_date, period, supplier_id, contract_id, department, category, amount)"
         " VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
         [(d, d.year * 100 + d.month, s, c, dep, cat, amt) for s, c, dep, cat, d, amt in spend])
+    _controls_and_findings(con)
+    if not with_risk:
+        return con
     con.execute("INSERT INTO risk_config_versions (version, created_by, config) VALUES (1, 'test', ?)",
                 [json.dumps({"levels": {"matrix": _matrix()}})])
     runs = {1: D(2025, 9, 30), 2: D(2025, 12, 31)}
@@ -92,6 +99,10 @@ def small(con):
         " explanation_en) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(2, "contract", "K-1", "industry", "likelihood", 2.0, "Bransje", "Industry"),
          (2, "contract", "K-1", "value", "consequence", 3.0, "Verdi", "Value")])
+    return con
+
+
+def _controls_and_findings(con):
     con.executemany(
         "INSERT INTO controls (control_id, contract_id, step, planned_date, done_date, outcome, status)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -104,7 +115,6 @@ def small(con):
         [(1, 2, "K-2", "wage", "high", "open", D(2025, 10, 15), None),
          (2, 2, "K-2", "working_time", "low", "closed", D(2025, 10, 15), D(2025, 11, 30)),
          (3, 9, "K-3", "hms_card", "medium", "closed", D(2024, 6, 1), D(2025, 2, 1))])
-    return con
 
 
 Y2025 = Filters(Period(2025))

@@ -1,0 +1,294 @@
+"""The leadership pages server-side (AppTest): no exceptions, and the numbers shown
+equal the core's own queries (akrim_analytics.views) for the same filters."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from akrim_analytics import db, fmt, views
+from akrim_analytics.filters import Filters, Period
+from conftest import REPO
+from test_views import build_small
+
+PAGES = ("oversikt", "risikokart", "kontrakter", "leverandorer", "utvikling")
+
+
+def open_page(monkeypatch, path, page: str, query: dict | None = None) -> AppTest:
+    monkeypatch.setenv("AKRIM_DB", str(path))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.switch_page(f"pages/{page}.py")
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at) -> dict[str, tuple[str, str]]:
+    return {m.proto.label: (m.value, m.proto.delta) for m in at.metric}
+
+
+def texts(at) -> list[str]:
+    out = []
+    for kind in ("title", "subheader", "caption", "markdown", "info", "warning", "success"):
+        out += [e.value for e in getattr(at, kind)]
+    out += [m.proto.label for m in at.metric] + [m.value for m in at.metric]
+    return out
+
+
+def arr(v) -> list:
+    """A Plotly JSON array: a plain list, or Plotly's typed array {dtype, bdata}."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def chart_specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+@pytest.fixture(scope="module")
+def core(demo_db):
+    c = db.connect(demo_db)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def no_risk_db(tmp_path_factory):
+    """Spend, contracts, controls and findings but no risk run yet (a demo DB: no login)."""
+    path = tmp_path_factory.mktemp("norisk") / "norisk.duckdb"
+    c = db.connect(path)
+    build_small(c, with_risk=False)
+    db.set_meta(c, "demo", "true")
+    c.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("empty") / "empty.duckdb"
+    c = db.connect(path)
+    db.set_meta(c, "demo", "true")
+    c.close()
+    return path
+
+
+# ------------------------------------------------------------------ Oversikt
+
+@pytest.mark.parametrize("query", [{}, {"periode": "2026-K2", "avdeling": "4100"}, {"periode": "2025-K3",
+                                                                                    "kategori": "PERSONELL"}])
+def test_oversikt_kpis_equal_core(monkeypatch, demo_db, core, query):
+    at = open_page(monkeypatch, demo_db, "oversikt", query)
+    f = Filters(Period.parse(query.get("periode", "2025")), query.get("avdeling"), query.get("kategori"))
+    k = views.kpis(core, f)
+    now, prev = k["now"], k["prev"]
+    m = metrics(at)
+    period = f.period.label()
+    assert m[f"Samlet innkjøp {period}"][0] == fmt.nok(now["total"])
+    assert m["Innkjøp på kontrakter med høy risiko"][0] == fmt.nok(now["high_spend"])
+    assert m["Innkjøp uten kontrakt"][0] == fmt.nok(now["no_contract"])
+    assert m[f"Åpne avvik per {fmt.date(now['window'].end)}"][0] == fmt.number(now["open_findings"])
+    for level, word in (("høy", "høy"), ("middels", "middels"), ("lav", "lav")):
+        value, delta = m[f"Kontrakter med {word} risiko"]
+        assert value == fmt.number(now["contracts"][level])
+        diff = now["contracts"][level] - prev["contracts"][level]
+        assert delta == ("0" if diff == 0 else f"{'+' if diff > 0 else '-'}{fmt.number(abs(diff))}")
+    assert m[f"Høyrisikokontrakter kontrollert i {now['window'].end.year}"][0] == \
+        fmt.pct(now["high_controlled_share"])
+    # the change is against the same window one quarter earlier
+    diff = now["total"] - prev["total"]
+    assert m[f"Samlet innkjøp {period}"][1].startswith("+" if diff > 0 else "-")
+
+
+def test_oversikt_without_risk_run_says_what_to_do(monkeypatch, no_risk_db):
+    at = open_page(monkeypatch, no_risk_db, "oversikt")
+    assert metrics(at)["Samlet innkjøp 2025"][0] == fmt.nok(4950)
+    assert "Innkjøp på kontrakter med høy risiko" in metrics(at)
+    assert any("risikovurdering" in i.value.lower() and "Innstillinger" in i.value for i in at.info)
+
+
+# ------------------------------------------------------------------ Risikokart
+
+def _heatmap(spec):
+    return next(t for t in spec["data"] if t["type"] == "heatmap")
+
+
+def test_risikokart_category_level_equals_core(monkeypatch, demo_db, core):
+    at = open_page(monkeypatch, demo_db, "risikokart")
+    f = Filters(Period(2025))
+    run = views.run_for_view(core, f)
+    df = views.spend_by_category_level(core, f, run.run_id)
+    specs = chart_specs(at)
+    assert len(specs) == 1
+    hm = _heatmap(specs[0])
+    assert sum(sum(row) for row in hm["z"]) == pytest.approx(df["amount"].sum())
+    assert "Innkjøp per kategori og risikonivå 2025" in specs[0]["layout"]["title"]["text"]
+    # every cell has a click target that the page understands
+    sc = next(t for t in specs[0]["data"] if t["type"] == "scatter")
+    assert all(views.Selection.parse(k) is not None for k in sc["customdata"])
+    assert len(sc["customdata"]) == len(df)
+
+
+@pytest.mark.parametrize("view", ["department_category", "matrix", "treemap"])
+def test_risikokart_views_render(monkeypatch, demo_db, core, view):
+    at = open_page(monkeypatch, demo_db, "risikokart", {"visning": view, "periode": "2026-K2"})
+    f = Filters(Period(2026, 2))
+    run = views.run_for_view(core, f)
+    spec = chart_specs(at)[0]
+    if view == "department_category":
+        df = views.risk_weighted_by_department_category(core, f, run.run_id)
+        assert sum(sum(r) for r in _heatmap(spec)["z"]) == pytest.approx(df["weighted"].sum())
+        assert "beløp × sannsynlighet × konsekvens / 25" in spec["layout"]["title"]["text"]
+    elif view == "matrix":
+        df = views.risk_matrix(core, f, run.run_id)
+        cell_text = " ".join(sum(_heatmap(spec)["text"], []))
+        assert sum(int(c) for c in df["contracts"]) > 0
+        for r in df[df["contracts"] > 0].itertuples():
+            assert f"{fmt.number(r.contracts)} kontr." in cell_text
+    else:
+        tm = spec["data"][0]
+        df = views.treemap(core, f, run.run_id)
+        assert tm["type"] == "treemap"
+        assert tm["values"][0] == pytest.approx(df.loc[df["amount"] > 0, "amount"].sum())
+
+
+def test_risikokart_selected_cell_lists_its_contracts(monkeypatch, demo_db, core):
+    f = Filters(Period(2025))
+    run = views.run_for_view(core, f)
+    m = views.risk_matrix(core, f, run.run_id)
+    cell = m.sort_values("contracts").iloc[-1]
+    sel = views.Selection("matrix", likelihood=int(cell.likelihood), consequence=int(cell.consequence))
+    at = open_page(monkeypatch, demo_db, "risikokart", {"visning": "matrix", "utvalg": sel.key})
+    assert any(f"Sannsynlighet {sel.likelihood} × konsekvens {sel.consequence}" in s.value for s in at.subheader)
+    table = at.dataframe[0].value
+    assert len(table) == int(cell.contracts)
+    assert any(fmt.nok(cell.amount) in md.value for md in at.markdown)
+    expected = views.drilldown(core, f, run.run_id, sel)
+    assert table["Kontrakt"].tolist() == expected["contract_id"].tolist()
+
+
+def test_risikokart_bad_selection_is_ignored(monkeypatch, demo_db):
+    at = open_page(monkeypatch, demo_db, "risikokart", {"utvalg": "matrix~~~~7~9~", "visning": "nonsense"})
+    assert len(at.get("plotly_chart")) == 1 and not at.dataframe
+
+
+def test_risikokart_without_risk_run(monkeypatch, no_risk_db):
+    at = open_page(monkeypatch, no_risk_db, "risikokart")
+    assert not at.get("plotly_chart")
+    assert any("Innstillinger" in i.value for i in at.info)
+
+
+# ------------------------------------------------------------------ Kontrakter
+
+def test_kontrakter_list_search_and_open(monkeypatch, demo_db, core):
+    f = Filters(Period(2025), department="4100")
+    run = views.run_for_view(core, f)
+    at = open_page(monkeypatch, demo_db, "kontrakter", {"avdeling": "4100"})
+    expected = views.contracts_table(core, f, run.run_id)
+    table = at.dataframe[0].value
+    assert table["Kontrakt"].tolist() == expected["contract_id"].tolist()
+    assert any(fmt.nok(expected["amount"].sum()) in c.value for c in at.caption)
+    target = expected.iloc[3]
+    at.text_input(key="kt_search").input(target["contract_id"]).run()
+    assert not at.exception
+    assert at.dataframe[0].value["Kontrakt"].tolist() == [target["contract_id"]]
+
+
+def test_kontrakt_page_equals_core(monkeypatch, demo_db, core):
+    f = Filters(Period(2025))
+    cid = views.contracts_table(core, f, views.run_for_view(core, f).run_id).iloc[0]["contract_id"]
+    at = open_page(monkeypatch, demo_db, "kontrakter", {"kontrakt": cid})
+    m = metrics(at)
+    assert m["Innkjøp 2025"][0] == fmt.nok(views.contract_spend_in(core, cid, Period(2025)))
+    total = views.spend_over_time(core, contract_id=cid)["amount"].sum()
+    assert m["Innkjøp i alt på kontrakten"][0] == fmt.nok(total)
+    latest = views.latest_run(core)
+    a = views.assessment(core, latest.run_id, "contract", cid)
+    assert m["Risiko nå"][0] == {"lav": "Lav", "middels": "Middels", "høy": "Høy"}[a["level"]]
+    heads = [s.value for s in at.subheader]
+    for h in ("Røde flagg i registrene", "Innkjøp over tid", "Risikovurdering – hvorfor dette nivået", "Kontroller",
+              "Avvik"):
+        assert h in heads
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_unknown_contract_says_so(monkeypatch, demo_db):
+    at = open_page(monkeypatch, demo_db, "kontrakter", {"kontrakt": "K-0000-9999"})
+    assert any("K-0000-9999" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------ Leverandører
+
+def test_leverandorer_list_and_flags_filter(monkeypatch, demo_db, core):
+    f = Filters(Period(2025), category="BYGG")
+    run = views.run_for_view(core, f)
+    at = open_page(monkeypatch, demo_db, "leverandorer", {"kategori": "BYGG"})
+    expected = views.suppliers_table(core, f, run.run_id)
+    table = at.dataframe[0].value
+    assert len(table) == len(expected)
+    assert table["Innkjøp i perioden"].iloc[0] == fmt.nok(expected["amount"].iloc[0])
+    at.toggle(key="lv_flagged").set_value(True).run()
+    assert not at.exception
+    flagged = views.suppliers_table(core, f, run.run_id, flagged_only=True)
+    assert len(at.dataframe[0].value) == len(flagged) < len(expected)
+    assert all(at.dataframe[0].value["Røde flagg i registrene"].str.len() > 0)
+
+
+def test_leverandor_page_equals_core(monkeypatch, demo_db, core):
+    f = Filters(Period(2025))
+    sup = views.suppliers_table(core, f, views.run_for_view(core, f).run_id, flagged_only=True).iloc[0]
+    at = open_page(monkeypatch, demo_db, "leverandorer", {"leverandor": sup["supplier_id"]})
+    m = metrics(at)
+    sp = views.supplier_spend_in(core, sup["supplier_id"], Period(2025))
+    assert m["Innkjøp 2025"][0] == fmt.nok(sp["amount"])
+    assert m["Herav uten kontrakt 2025"][0] == fmt.nok(sp["no_contract"])
+    detail = views.supplier_detail(core, sup["supplier_id"])
+    assert len(at.warning) == len(detail["flags"]) > 0          # one box per red flag
+    assert m["Kontrakter"][0] == fmt.number(len(views.supplier_contracts(core, sup["supplier_id"], None)))
+
+
+# ------------------------------------------------------------------ Utvikling
+
+def test_utvikling_equals_core(monkeypatch, demo_db, core):
+    at = open_page(monkeypatch, demo_db, "utvikling", {"periode": "2026-K3", "kategori": "BYGG"})
+    f = Filters(Period(2026, 3), category="BYGG")
+    specs = chart_specs(at)
+    assert len(specs) == 4
+    run = views.run_for_view(core, f)
+    spend = views.trend_spend(core, f, run.run_id)
+    per_q = spend.groupby("q_start")["amount"].sum()
+    shown = sum(sum(arr(t["y"])) for t in specs[0]["data"])
+    assert shown == pytest.approx(per_q.sum())
+    table = at.dataframe[0].value
+    assert table["Innkjøp"].tolist() == [fmt.nok(v) for v in per_q]
+    fnd = views.trend_findings(core, f)
+    assert table["Åpnet"].tolist() == [fmt.number(v) for v in fnd["opened"]]
+
+
+# ------------------------------------------------------------------ every page
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_in_english_has_no_missing_text(monkeypatch, demo_db, page):
+    at = open_page(monkeypatch, demo_db, page, {"lang": "en", "periode": "2026-K1"})
+    assert not [s for s in texts(at) if "views." in s]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_empty_database_says_what_to_do(monkeypatch, empty_db, page):
+    at = open_page(monkeypatch, empty_db, page)
+    assert any("Import" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_without_risk_run(monkeypatch, no_risk_db, page):
+    at = open_page(monkeypatch, no_risk_db, page)
+    assert not at.error
+    assert any("risikovurdering" in s.lower() for s in texts(at))
