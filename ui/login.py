@@ -139,7 +139,7 @@ def _render_sso() -> None:
         if decision.reason == "no_identity":
             st.error(t("auth.login.sso_no_identity"), icon=":material/block:")
         else:
-            st.error(t("auth.login.sso_refused", identity=decision.identity), icon=":material/block:")
+            st.error(t("auth.login.sso_refused", identity=_md_escape(decision.identity)), icon=":material/block:")
         if st.button(t("auth.sidebar.logout"), key="sso_refused_logout"):
             st.logout()
         return
@@ -226,4 +226,4 @@ def _change_password_form(user: auth.User) -> None:
 
 def _md_escape(text: str) -> str:
     """Escape Markdown so a name is shown as the text it is."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in str(text))
+    return "".join("\\" + c if c in "\\`*_{}[]#!|<>~$:" else c for c in str(text))
