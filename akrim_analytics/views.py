@@ -720,31 +720,42 @@ def _quarters_cte(quarters: list[Period]) -> tuple[str, list]:
             [[q.start for q in quarters], [q.end for q in quarters]])
 
 
-def trend_spend(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None) -> pd.DataFrame:
-    """Spend per quarter and level (the level in run ``run_id``), every quarter × level."""
+def _quarter_runs_cte() -> str:
+    """CTE ``qr``: each quarter of ``qs`` with the run in force at its end (NULL before the first)."""
+    return """
+        runs AS (SELECT r.run_id, r.as_of FROM risk_runs r WHERE NOT coalesce(r.pruned, false)),
+        qr AS (SELECT qs.q_start, qs.q_end, arg_max(runs.run_id, (runs.as_of, runs.run_id)) AS run_id,
+                      max(runs.as_of) AS as_of
+               FROM qs LEFT JOIN runs ON runs.as_of <= qs.q_end GROUP BY ALL)"""
+
+
+def trend_spend(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Spend per quarter and level, each quarter with the level in the run in force at
+    its end (``NOT_ASSESSED`` before the first run); every quarter × level."""
     quarters = quarters_until(con, f)
     if not quarters:
-        return pd.DataFrame(columns=["q_start", "level", "amount"])
+        return pd.DataFrame(columns=["q_start", "q_end", "run_id", "level", "amount"])
     qcte, qparams = _quarters_cte(quarters)
-    w = Window(quarters[0].start, quarters[-1].end)
-    where, sparams = _spend_pred("s", w, f)
+    where, sparams = _spend_pred("s", Window(quarters[0].start, quarters[-1].end), f)
     return con.execute(
-        f"""WITH {qcte},
-            ra AS (SELECT entity_type, entity_id, level FROM risk_assessments WHERE run_id = ?),
+        f"""WITH {qcte}, {_quarter_runs_cte()},
             g AS (SELECT date_trunc('quarter', s.posting_date)::DATE AS q_start, s.supplier_id, s.contract_id,
                          sum(s.amount) AS amount
                   FROM spend s WHERE {where} GROUP BY ALL),
             l AS (SELECT g.q_start, g.amount,
                          coalesce(CASE WHEN g.contract_id IS NOT NULL THEN ca.level ELSE sa.level END,
                                   '{NOT_ASSESSED}') AS level
-                  FROM g LEFT JOIN ra ca ON ca.entity_type = 'contract' AND ca.entity_id = g.contract_id
-                  LEFT JOIN ra sa ON sa.entity_type = 'supplier' AND sa.entity_id = g.supplier_id),
+                  FROM g JOIN qr ON qr.q_start = g.q_start
+                  LEFT JOIN risk_assessments ca ON ca.run_id = qr.run_id AND ca.entity_type = 'contract'
+                       AND ca.entity_id = g.contract_id
+                  LEFT JOIN risk_assessments sa ON sa.run_id = qr.run_id AND sa.entity_type = 'supplier'
+                       AND sa.entity_id = g.supplier_id),
             lv AS (SELECT unnest(?::VARCHAR[]) AS level, generate_subscripts(?::VARCHAR[], 1) AS level_order),
             agg AS (SELECT q_start, level, sum(amount) AS amount FROM l GROUP BY ALL)
-            SELECT qs.q_start, qs.q_end, lv.level, coalesce(agg.amount, 0) AS amount
-            FROM qs CROSS JOIN lv LEFT JOIN agg ON agg.q_start = qs.q_start AND agg.level = lv.level
-            ORDER BY qs.q_start, lv.level_order""",
-        qparams + [run_id] + sparams + [list(ALL_LEVELS), list(ALL_LEVELS)]).df()
+            SELECT qr.q_start, qr.q_end, qr.run_id, lv.level, coalesce(agg.amount, 0) AS amount
+            FROM qr CROSS JOIN lv LEFT JOIN agg ON agg.q_start = qr.q_start AND agg.level = lv.level
+            ORDER BY qr.q_start, lv.level_order""",
+        qparams + sparams + [list(ALL_LEVELS), list(ALL_LEVELS)]).df()
 
 
 def trend_risk(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
@@ -757,11 +768,7 @@ def trend_risk(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     qcte, qparams = _quarters_cte(quarters)
     where, sparams = _spend_pred("s", Window(quarters[0].start, quarters[-1].end), f)
     return con.execute(
-        f"""WITH {qcte},
-            runs AS (SELECT r.run_id, r.as_of FROM risk_runs r WHERE NOT coalesce(r.pruned, false)),
-            qr AS (SELECT qs.q_start, qs.q_end, arg_max(runs.run_id, (runs.as_of, runs.run_id)) AS run_id,
-                          max(runs.as_of) AS as_of
-                   FROM qs LEFT JOIN runs ON runs.as_of <= qs.q_end GROUP BY ALL),
+        f"""WITH {qcte}, {_quarter_runs_cte()},
             cnt AS (SELECT qr.q_start, ra.level, count(*) AS n
                     FROM qr JOIN risk_assessments ra ON ra.run_id = qr.run_id AND ra.entity_type = 'contract'
                     JOIN contracts c ON c.contract_id = ra.entity_id

@@ -74,20 +74,23 @@ if view == "category_level":
     df = common.cached(views.spend_by_category_level, f, run.run_id)
     cats = df.drop_duplicates("category")
     ylabels = list(cats[name_col])
-    xlabels = [lv.level_text(v) for v in views.ALL_LEVELS]
+    shown = [v for v in views.ALL_LEVELS
+             if v != views.NOT_ASSESSED or df.loc[df["level"] == v, "amount"].abs().sum() > 0]
+    xlabels = [lv.level_text(v) for v in shown]
     z, text, cd, hover = [], [], [], []
     for code, name in zip(cats["category"], cats[name_col]):
         rows = df[df["category"] == code].set_index("level")
-        z.append([float(rows.at[v, "amount"]) for v in views.ALL_LEVELS])
-        text.append([fmt.nok_short(rows.at[v, "amount"]) if rows.at[v, "amount"] else "–" for v in views.ALL_LEVELS])
-        cd.append([views.Selection("category_level", category=code, level=v).key for v in views.ALL_LEVELS])
+        z.append([float(rows.at[v, "amount"]) for v in shown])
+        text.append([fmt.nok_short(rows.at[v, "amount"]) if rows.at[v, "amount"] else "–" for v in shown])
+        cd.append([views.Selection("category_level", category=code, level=v).key for v in shown])
         hover.append([t("views.rk.hover_cat_level", category=name, level=lv.level_text(v),
                         amount=fmt.nok(rows.at[v, "amount"]), contracts=fmt.number(rows.at[v, "contracts"]))
-                      for v in views.ALL_LEVELS])
+                      for v in shown])
     fig = charts.selectable_heatmap(z[::-1], xlabels, ylabels[::-1], text=text[::-1], customdata=cd[::-1],
-                                    hovertext=hover[::-1], colorbar_title=t("views.rk.kr"))
-    charts.style(fig, title=t("views.rk.title_cat_level", period=period, scope=scope) + "<br><sup>"
-                 + t("views.rk.sub_cat_level") + "</sup>", height=max(420, 70 * len(ylabels) + 150))
+                                    hovertext=hover[::-1], showscale=False)
+    charts.style(fig, title=t("views.rk.title_cat_level", period=period, scope=scope),
+                 subtitle=t("views.rk.sub_cat_level"), height=max(420, 70 * len(ylabels) + 170))
+    fig.update_xaxes(side="top")
     _show(fig, view)
 elif view == "department_category":
     df = common.cached(views.risk_weighted_by_department_category, f, run.run_id)
@@ -107,10 +110,11 @@ elif view == "department_category":
                         not_assessed=fmt.nok(rows.at[c, "not_assessed"]))
                       for c, n in zip(cats["category"], cats[name_col])])
     fig = charts.selectable_heatmap(z[::-1], xlabels, ylabels[::-1], text=text[::-1], customdata=cd[::-1],
-                                    hovertext=hover[::-1], colorscale="Oranges", colorbar_title=t("views.rk.kr"))
-    charts.style(fig, title=t("views.rk.title_dep_cat", period=period, scope=scope) + "<br><sup>"
-                 + t("views.rk.sub_dep_cat") + "</sup>", height=max(460, 58 * len(ylabels) + 220))
-    fig.update_layout(margin={"t": 110})
+                                    hovertext=hover[::-1], colorscale="Oranges", showscale=False)
+    charts.style(fig, title=t("views.rk.title_dep_cat", period=period, scope=scope),
+                 subtitle=t("views.rk.sub_dep_cat"), height=max(460, 58 * len(ylabels) + 260))
+    fig.update_xaxes(side="top")
+    fig.update_layout(margin={"t": 190})
     _show(fig, view)
 elif view == "matrix":
     df = common.cached(views.risk_matrix, f, run.run_id)
@@ -130,10 +134,9 @@ elif view == "matrix":
     fig = charts.selectable_heatmap(z, [str(c) for c in ks], [str(k) for k in ks], text=text, customdata=cd,
                                     hovertext=hover, colorscale=charts.discrete_level_scale(), zmin=0, zmax=3,
                                     showscale=False, xgap=4, ygap=4)
-    charts.style(fig, title=t("views.rk.title_matrix", period=period, scope=scope) + "<br><sup>"
-                 + t("views.rk.sub_matrix", date=fmt.date(run.as_of)) + "</sup>",
-                 x_title=t("views.rk.consequence"), y_title=t("views.rk.likelihood"), height=640)
-    fig.update_layout(margin={"t": 110})
+    charts.style(fig, title=t("views.rk.title_matrix", period=period, scope=scope),
+                 subtitle=t("views.rk.sub_matrix", date=fmt.date(run.as_of)),
+                 x_title=t("views.rk.consequence"), y_title=t("views.rk.likelihood"), height=680)
     _show(fig, view)
     st.caption(t("views.rk.matrix_note"))
 else:  # treemap
@@ -172,9 +175,8 @@ else:  # treemap
             marker={"colors": colours, "line": {"width": 1, "color": "#FFFFFF"}}, maxdepth=3,
             textfont={"size": charts.FONT_SIZE}, pathbar={"visible": True},
         ))
-        charts.style(fig, title=t("views.rk.title_treemap", period=period, scope=scope) + "<br><sup>"
-                     + t("views.rk.sub_treemap") + "</sup>", height=680)
-        fig.update_layout(margin={"t": 110})
+        charts.style(fig, title=t("views.rk.title_treemap", period=period, scope=scope),
+                     subtitle=t("views.rk.sub_treemap"), height=700)
         _show(fig, view)
 
 # ---------------------------------------------------------------- the contracts behind the click

@@ -24,8 +24,7 @@ if not quarters:
     st.info(t("views.ut.no_quarters", period=f.period.label(lang)), icon=":material/info:")
     st.stop()
 span = f"{quarters[0].label(lang)} – {quarters[-1].label(lang)}"
-run = common.cached(views.run_for_view, f)
-st.caption(t("views.ut.caption", span=span, scope=scope, run=lv.run_caption(run)))
+st.caption(t("views.ut.caption", span=span, scope=scope))
 
 
 def qlabel(d) -> str:
@@ -34,7 +33,7 @@ def qlabel(d) -> str:
 
 
 # 1. spend per quarter by risk level
-spend = common.cached(views.trend_spend, f, run.run_id if run else None)
+spend = common.cached(views.trend_spend, f)
 fig = go.Figure()
 for level in views.ALL_LEVELS:
     part = spend[spend["level"] == level]
@@ -45,10 +44,9 @@ for level in views.ALL_LEVELS:
         marker_color=charts.RISK_COLORS.get(level, charts.NOT_ASSESSED_COLOR),
         customdata=[fmt.nok(v) for v in part["amount"]],
         hovertemplate="%{x}<br>%{fullData.name}: %{customdata}<extra></extra>"))
-charts.style(fig, title=t("views.ut.title_spend", span=span, scope=scope) + "<br><sup>"
-             + (t("views.ut.sub_spend", date=fmt.date(run.as_of)) if run else t("views.run.none")) + "</sup>",
-             y_title=t("oversikt.axis_amount"), height=480)
-fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15}, margin={"t": 100})
+charts.style(fig, title=t("views.ut.title_spend", span=span, scope=scope), subtitle=t("views.ut.sub_spend"),
+             y_title=t("oversikt.axis_amount"), height=500)
+fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
 fig.update_yaxes(tickformat=",.0f")
 st.plotly_chart(fig, key="ut_spend")
 
@@ -64,9 +62,9 @@ else:
             x=[qlabel(d) for d in assessed["q_start"]], y=assessed[level], name=lv.level_text(level),
             marker_color=charts.RISK_COLORS[level], text=[fmt.number(v) for v in assessed[level]],
             textposition="inside", hovertemplate="%{x}<br>%{fullData.name}: %{text}<extra></extra>"))
-    charts.style(fig, title=t("views.ut.title_risk", span=span, scope=scope) + "<br><sup>"
-                 + t("views.ut.sub_risk") + "</sup>", y_title=t("views.ut.axis_contracts"), height=460)
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15}, margin={"t": 100})
+    charts.style(fig, title=t("views.ut.title_risk", span=span, scope=scope), subtitle=t("views.ut.sub_risk"),
+                 y_title=t("views.ut.axis_contracts"), height=480)
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
     st.plotly_chart(fig, key="ut_risk")
     first = assessed["as_of"].min()
     if len(assessed) < len(risk_q):

@@ -302,11 +302,14 @@ def test_contract_and_supplier_360(small):
 def test_trends(small):
     qs = views.quarters_until(small, Y2025)
     assert [q.key for q in qs] == ["2024-K4", "2025-K1", "2025-K2", "2025-K3", "2025-K4"]
-    sp = views.trend_spend(small, Y2025, 2)
+    sp = views.trend_spend(small, Y2025)
     per_q = sp.groupby("q_start")["amount"].sum().tolist()
     assert per_q == [100, 300, 500, 1050, 3100]
-    k4 = sp[sp["q_start"] == "2025-10-01"].set_index("level")["amount"].to_dict()
-    assert k4 == {"lav": 700, "middels": 0, "høy": 2400, views.NOT_ASSESSED: 0}
+    # each quarter with the run in force at its end; none before 30.09.2025
+    levels = {str(q.date()): g.set_index("level")["amount"].to_dict() for q, g in sp.groupby("q_start")}
+    assert levels["2025-10-01"] == {"lav": 700, "middels": 0, "høy": 2400, views.NOT_ASSESSED: 0}
+    assert levels["2025-07-01"] == {"lav": 50, "middels": 0, "høy": 1000, views.NOT_ASSESSED: 0}
+    assert levels["2025-04-01"] == {"lav": 0, "middels": 0, "høy": 0, views.NOT_ASSESSED: 500}
     rk = views.trend_risk(small, Y2025).set_index("q_start")
     assert rk["run_id"].isna().tolist() == [True, True, True, False, False]
     assert rk.loc["2025-07-01", ["høy", "lav", "high_spend"]].tolist() == [1, 1, 1000]
@@ -329,7 +332,7 @@ def test_empty_database(con):
     assert views.risk_matrix(con, f, None)["contracts"].sum() == 0
     assert views.treemap(con, f, None).empty
     assert views.contracts_table(con, f, None).empty and views.suppliers_table(con, f, None).empty
-    assert views.quarters_until(con, f) == [] and views.trend_spend(con, f, None).empty
+    assert views.quarters_until(con, f) == [] and views.trend_spend(con, f).empty
     assert views.supplier_detail(con, "x") is None
 
 

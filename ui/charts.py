@@ -11,16 +11,25 @@ FONT_SIZE = 16
 
 
 def style(fig: go.Figure, *, title: str, x_title: str | None = None, y_title: str | None = None,
-          height: int = 480) -> go.Figure:
-    """Title, fonts and Norwegian separators (space for thousands, comma for decimals)."""
+          height: int = 480, subtitle: str | None = None) -> go.Figure:
+    """Title (and an optional subtitle, e.g. how a measure is defined), fonts large
+    enough for a projector and Norwegian separators (space for thousands, comma for
+    decimals)."""
+    t = {"text": title, "font": {"size": FONT_SIZE + 6}}
+    if subtitle:
+        t["subtitle"] = {"text": subtitle, "font": {"size": FONT_SIZE}}
     fig.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 6}},
+        title=t,
         font={"size": FONT_SIZE},
         separators=", ",
         height=height,
-        margin={"l": 10, "r": 10, "t": 70, "b": 40},
+        margin={"l": 10, "r": 10, "t": 100 if subtitle else 70, "b": 40},
         xaxis_title=x_title, yaxis_title=y_title,
+        legend={"font": {"size": FONT_SIZE}},
+        hoverlabel={"font": {"size": FONT_SIZE}},
     )
+    fig.update_xaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE})
+    fig.update_yaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE})
     return fig
 
 
