@@ -298,6 +298,10 @@ def diff(old: Any, new: Any, path: str = "") -> list[dict]:
     if isinstance(old, dict) and isinstance(new, dict):
         for k in sorted(set(old) | set(new), key=str):
             out += diff(old.get(k), new.get(k), f"{path}.{k}" if path else str(k))
+    elif (isinstance(old, list) and isinstance(new, list) and len(old) == len(new)
+          and all(isinstance(x, dict) for x in old + new)):
+        for i, (a, b) in enumerate(zip(old, new)):
+            out += diff(a, b, f"{path}[{i}]")
     elif old != new:
         out.append({"path": path, "old": old, "new": new})
     return out
