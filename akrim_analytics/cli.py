@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "akrim_analytics.admin_cli",   # create-user, set-password, unlock-user, list-users, backup, restore
     "akrim_analytics.report.cli",  # report: quarterly leadership report (pptx/xlsx), supervision evidence
     "akrim_analytics.importer.cli",  # import FILE --db PATH [--kind ...], import-undo UPLOAD_ID
+    "akrim_analytics.risk.cli",    # risk score|explain|runs|config
 ]
 
 
