@@ -496,7 +496,7 @@ _LOG_SELECT = """
            c.department, d.name AS department_name, c.responsible, k.step, k.planned_date, k.done_date,
            k.performed_by, k.status, k.outcome, k.documents_requested, k.documents_received,
            list_filter(coalesce(k.documents_requested, []::VARCHAR[]),
-                       x -> NOT list_contains(coalesce(k.documents_received, []::VARCHAR[]), x)) AS documents_missing,
+                       lambda x: NOT list_contains(coalesce(k.documents_received, []::VARCHAR[]), x)) AS documents_missing,
            coalesce(f.n, 0) AS findings, coalesce(f.n_open, 0) AS findings_open, f.max_severity,
            k.status <> 'closed' AND k.done_date IS NULL AND k.planned_date < ? AS overdue,
            k.note, k.plan_id, k.upload_id, k.created_by, k.created_at, k.updated_by, k.updated_at
