@@ -75,6 +75,10 @@ with tabs[0]:
         sec = new["indicators"].get(ind.key)
         with st.expander(t(f"risk.ind.{ind.key}"), expanded=False):
             st.caption(t("risk.settings.source", source=ind.source))
+            if ind.key == "industry":
+                st.caption(t("risk.settings.industry_weights_hint"))
+            if ind.key == "coverage":
+                st.caption(t("risk.settings.coverage_hint"))
             if sec is None:  # no settings of its own (e.g. coverage: see Thresholds and General)
                 continue
             if "enabled" in sec:
@@ -90,7 +94,8 @@ with tabs[0]:
                     frame = pd.DataFrame(value or [], columns=["from", "points"])
                     edited = st.data_editor(
                         frame, num_rows="dynamic", key=K + f"{ind.key}.bands", hide_index=True,
-                        column_config={"from": st.column_config.NumberColumn(t("risk.settings.bands_from")),
+                        column_config={"from": st.column_config.NumberColumn(t("risk.settings.bands_from"),
+                                                                             format="localized"),
                                        "points": st.column_config.NumberColumn(t("risk.settings.bands_points"))})
                     sec[name] = rconfig.bands_from_rows(edited.to_dict("records"))
                 elif isinstance(value, list):
@@ -145,8 +150,9 @@ with tabs[2]:
     edited = st.data_editor(
         tframe, num_rows="dynamic", key=K + "thresholds", hide_index=True,
         column_config={"from": st.column_config.DateColumn(t("risk.settings.col_from"), format="DD.MM.YYYY"),
-                       "state": st.column_config.NumberColumn(t("risk.settings.col_state"), format="%d"),
-                       "municipal": st.column_config.NumberColumn(t("risk.settings.col_municipal"), format="%d"),
+                       "state": st.column_config.NumberColumn(t("risk.settings.col_state"), format="localized"),
+                       "municipal": st.column_config.NumberColumn(t("risk.settings.col_municipal"),
+                                                                  format="localized"),
                        "verified": st.column_config.CheckboxColumn(t("risk.settings.col_verified")),
                        "source": st.column_config.TextColumn(t("risk.settings.col_source"), width="large")})
     new["thresholds"] = rconfig.thresholds_from_rows(edited.to_dict("records"))
