@@ -67,7 +67,7 @@ class ControlError(ValueError):
     """Invalid control-log input. ``key`` is the i18n key of the message, ``field`` the
     field to correct; ``str(error)`` is the message in the current language."""
 
-    def __init__(self, key: str, field: str | None = None, **params):
+    def __init__(self, key: str, field: str | None = None, /, **params):
         self.key, self.field, self.params = key, field, params
         super().__init__(t(key, **params))
 
