@@ -49,7 +49,7 @@ from .indicators import INDICATORS, Context
 LAST_TIMINGS: dict[str, float] = {}
 
 TEMP_TABLES = ("_risk_sp", "_risk_first", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
-               "_risk_sup", "_risk_c", "_risk_s", "_risk_base")
+               "_risk_sup", "_risk_base")
 
 
 @contextmanager
@@ -217,7 +217,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
 
     # Contracts in scope, enriched.
     _x(con,
-        f"""CREATE TEMP TABLE _risk_c AS
+        f"""CREATE TEMP TABLE _risk_base AS
             WITH c AS (
                 SELECT c.*, (c.end_date IS NULL OR c.end_date >= $as_of) AS active,
                        coalesce(cs.spend_12m, 0) AS spend_12m, coalesce(c.start_date, $as_of) AS ref_date
@@ -265,28 +265,31 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                            coalesce(thr_amount, (SELECT arg_min(amount, from_date) FROM _risk_thr)) AS thr_amount,
                            coalesce(thr_verified, (SELECT arg_min(verified, from_date) FROM _risk_thr)) AS thr_verified),
                        greatest(estimated_value, spend_12m) AS value_basis
-                FROM t)
-            SELECT t2.*,
-                   CASE WHEN kind = 'goods' THEN 'goods'
-                        WHEN value_basis >= thr_amount THEN 'above'
-                        WHEN estimated_value IS NULL THEN 'value_unknown'
-                        WHEN ind_allm = 'ja' AND $allm_any THEN 'allmenngjort'
-                        ELSE 'below' END AS coverage_reason,
-                   coalesce(labour_raw, CASE WHEN kind = 'goods' THEN false WHEN ind_key IS NOT NULL THEN true END)
-                       AS labour_eff,
-                   labour_raw IS NULL AND kind IS DISTINCT FROM 'goods' AND ind_key IS NOT NULL AS labour_from_industry
-            FROM t2""",
+                FROM t),
+            t3 AS (
+                SELECT t2.*,
+                       CASE WHEN kind = 'goods' THEN 'goods'
+                            WHEN value_basis >= thr_amount THEN 'above'
+                            WHEN estimated_value IS NULL THEN 'value_unknown'
+                            WHEN ind_allm = 'ja' AND $allm_any THEN 'allmenngjort'
+                            ELSE 'below' END AS coverage_reason,
+                       coalesce(labour_raw,
+                                CASE WHEN kind = 'goods' THEN false WHEN ind_key IS NOT NULL THEN true END) AS labour_eff,
+                       labour_raw IS NULL AND kind IS DISTINCT FROM 'goods' AND ind_key IS NOT NULL
+                           AS labour_from_industry
+                FROM t2)
+            SELECT t3.*, coverage_reason IN ('above', 'value_unknown', 'allmenngjort') AS covered,
+                   NULL::BIGINT AS n_covered, NULL::BOOLEAN AS labour_eff_c
+            FROM t3""",
         {**p, "ended_after": ended_after, **cov_params})
-    _x(con, "ALTER TABLE _risk_c ADD COLUMN covered BOOLEAN")
-    _x(con, "UPDATE _risk_c SET covered = coverage_reason IN ('above', 'value_unknown', 'allmenngjort')")
 
     # Suppliers: spend in the window or a contract in scope.
     _x(con,
-        f"""CREATE TEMP TABLE _risk_s AS
+        f"""INSERT INTO _risk_base BY NAME
             WITH ids AS (
                 SELECT supplier_id FROM _risk_sp WHERE supplier_id IS NOT NULL GROUP BY supplier_id
                 HAVING sum(spend_12m) <> 0
-                UNION SELECT supplier_id FROM _risk_c WHERE supplier_id IS NOT NULL),
+                UNION SELECT supplier_id FROM _risk_base WHERE supplier_id IS NOT NULL),
             cat AS (
                 SELECT supplier_id, arg_max(category, amt) AS category, arg_max(department, amt) AS department
                 FROM (SELECT supplier_id, category, department, sum(spend_12m) AS amt FROM _risk_sp
@@ -307,7 +310,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                             WHEN bool_and(kind = 'goods') THEN 'goods' END AS kind,
                        count(*) FILTER (WHERE covered) AS n_covered,
                        bool_or(labour_eff) AS labour_eff_c
-                FROM _risk_c WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
+                FROM _risk_base WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
             e AS (
                 SELECT 'supplier' AS entity_type, ids.supplier_id AS entity_id, NULL::VARCHAR AS contract_id,
                        sp.name, ids.supplier_id, coalesce(cat.category, cc.category) AS category,
@@ -339,7 +342,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                 FROM _risk_thr t JOIN thr ON t.from_date = thr.thr_from),
             t2 AS (
                 SELECT e.*, thr1.*, CASE WHEN no_contract THEN spend_12m ELSE nocontract_12m END AS value_basis
-                FROM e CROSS JOIN thr1)
+                FROM e CROSS JOIN thr1),
+            t3 AS (
             SELECT t2.*,
                    CASE WHEN NOT no_contract AND n_covered > 0 THEN 'contracts'
                         WHEN kind = 'goods' THEN 'goods'
@@ -351,12 +355,11 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                             CASE WHEN kind = 'goods' THEN false WHEN ind_key IS NOT NULL THEN true END) AS labour_eff,
                    labour_raw IS NULL AND labour_eff_c IS NULL AND kind IS DISTINCT FROM 'goods'
                        AND ind_key IS NOT NULL AS labour_from_industry
-            FROM t2""",
+            FROM t2)
+            SELECT t3.*, (coverage_reason = 'contracts' AND n_covered > 0)
+                         OR coverage_reason IN ('above', 'allmenngjort') AS covered
+            FROM t3""",
         {**p, **cov_params})
-    _x(con, "ALTER TABLE _risk_s ADD COLUMN covered BOOLEAN")
-    _x(con, "UPDATE _risk_s SET covered = (coverage_reason = 'contracts' AND n_covered > 0) "
-                "OR coverage_reason IN ('above', 'allmenngjort')")
-    _x(con, "CREATE TEMP TABLE _risk_base AS SELECT * FROM _risk_c UNION ALL BY NAME SELECT * FROM _risk_s")
 
 
 def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
