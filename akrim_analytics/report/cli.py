@@ -9,15 +9,40 @@ on the server already holds the database file); every file written is audit-logg
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import sys
 from pathlib import Path
 
 from .. import auth, db
 from ..cli import UserError
 
 
+@contextlib.contextmanager
+def _native_stdout_to_stderr():
+    """Keep standard output for the JSON result: native libraries (the MILP solver behind
+    the resource scenario) may print diagnostics straight to file descriptor 1."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _cmd_report(args) -> int:
+    with _native_stdout_to_stderr():
+        written = _run(args)
+    print(json.dumps(written, ensure_ascii=False))
+    return 0
+
+
+def _run(args) -> list[dict]:
     from . import evidence, generate, parse_quarter, quarter_options
 
     out = Path(args.out)
@@ -70,8 +95,7 @@ def _cmd_report(args) -> int:
                                 "fingerprint": snap.fingerprint})
     finally:
         con.close()
-    print(json.dumps(written, ensure_ascii=False))
-    return 0
+    return written
 
 
 def register(sub) -> None:

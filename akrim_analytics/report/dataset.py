@@ -24,7 +24,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .. import db, queries, risk, views
+from .. import controls, db, queries, risk, views
+from .. import plan as followup_plan
+from ..i18n import t
 from ..filters import Filters, Period
 
 # Bump when TABLES changes shape: a frozen dataset names the layout it was stored with.
@@ -47,16 +49,18 @@ TABLES: dict[str, list[tuple[str, str]]] = {
                       ("required_step", "step"), ("last_control_date", "date"), ("last_control_step", "step"),
                       ("reasons_nb", "text"), ("reasons_en", "text")],
     "controls_plan": [("step", "step"), ("required", "int"), ("covered_12m", "int"), ("coverage", "pct"),
-                      ("planned", "int"), ("done", "int"), ("done_of_planned", "int"), ("overdue", "int")],
+                      ("planned", "int"), ("done", "int"), ("done_of_planned", "int"), ("not_done", "int")],
     "controls_by_department": [("department", "text"), ("department_name", "text"), ("required", "int"),
                                ("covered_12m", "int"), ("coverage", "pct"), ("planned", "int"),
-                               ("done", "int"), ("overdue", "int")],
+                               ("done", "int"), ("not_done", "int")],
     "findings": [("finding_type", "code:finding_type"), ("low", "int"), ("medium", "int"), ("high", "int"),
                  ("total", "int"), ("open_end", "int")],
     "sanctions": [("action", "code:action"), ("imposed", "int"), ("open_end", "int")],
-    "resource": [("scenario", "code:scenario"), ("fte", "num"), ("controls", "int"),
-                 ("contracts", "int"), ("exposure", "nok"), ("high_covered", "int"), ("high_total", "int"),
-                 ("high_coverage", "pct")],
+    "resource": [("scenario", "code:scenario"), ("fte", "num"), ("hours", "num"), ("controlled_contracts", "int"),
+                 ("extra_step1", "int"), ("extra_step2", "int"), ("extra_step3", "int"),
+                 ("exposure_hm", "nok"), ("share_hm", "pct")],
+    "resource_curve": [("ftes", "num"), ("hours", "num"), ("share_hm", "pct"), ("controlled_contracts", "int"),
+                       ("marker", "code:scenario")],
 }
 
 SANCTION_ACTIONS = ("daily_fines", "withheld_payment", "termination")
@@ -181,6 +185,7 @@ class Context:
     previous: Period
     run_id: int | None            # the risk run in force at the quarter's end (views.run_at)
     previous_run_id: int | None   # … at the previous quarter's end
+    extra: dict = field(default_factory=dict)   # facts the builders add to the dataset's meta
 
 
 def quarter_options(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -363,49 +368,75 @@ def _coverage_sql(group: str) -> str:
         GROUP BY ALL"""
 
 
+def _saved_plan(con, ctx: Context) -> int | None:
+    """The active saved follow-up plan of the quarter (``plan.active_plan_id``), if any."""
+    pid = followup_plan.active_plan_id(con, ctx.period.year, ctx.period.quarter)
+    ctx.extra["plan_id"] = pid
+    return pid
+
+
 def controls_plan(con, ctx: Context) -> pd.DataFrame:
-    """Per DFØ step: contracts whose risk calls for the step and how many of them had such a
-    control in the last 12 months; controls planned in the quarter, done in the quarter, done
-    of those planned, and overdue at the quarter's end."""
+    """Per DFØ step: the need (contracts the regulation covers whose risk calls for the step)
+    and how many of them had such a control in the 12 months to the quarter's end; the
+    plan (the quarter's saved follow-up plan, ``plan.plan_items``; without one, the planned
+    dates in the control log), what was done in the quarter (``controls.summary``), done of
+    the planned, and planned but not done by the quarter's end."""
     p = ctx.period
     cov = con.execute(_coverage_sql("st.step"), [ctx.run_id, _year_before(p.end), p.end]).df()
-    counts = con.execute(
-        """SELECT step,
-                  count(*) FILTER (WHERE planned_date BETWEEN ? AND ?) AS planned,
-                  count(*) FILTER (WHERE done_date BETWEEN ? AND ?) AS done,
-                  count(*) FILTER (WHERE planned_date BETWEEN ? AND ? AND done_date IS NOT NULL
-                                   AND done_date <= ?) AS done_of_planned,
-                  count(*) FILTER (WHERE planned_date <= ? AND (done_date IS NULL OR done_date > ?)
-                                   AND coalesce(outcome, '') <> 'not_done') AS overdue
-           FROM controls GROUP BY step""",
-        [p.start, p.end, p.start, p.end, p.start, p.end, p.end, p.end, p.end]).df()
-    df = pd.DataFrame({"step": [1, 2, 3]}).merge(cov, on="step", how="left").merge(counts, on="step", how="left")
-    for c in ("required", "covered_12m", "planned", "done", "done_of_planned", "overdue"):
+    summary = controls.summary(con, p.start, p.end)
+    done = pd.DataFrame({"step": list(summary["by_step"]), "done": [v["done"] for v in summary["by_step"].values()]})
+    pid = _saved_plan(con, ctx)
+    if pid is not None:
+        items = followup_plan.plan_items(con, pid, as_of=p.end)
+        planned = (items.assign(done_of_planned=(items["state"] == "done").astype(int),
+                                not_done=(items["state"] != "done").astype(int))
+                   .groupby("step").agg(planned=("contract_id", "size"), done_of_planned=("done_of_planned", "sum"),
+                                        not_done=("not_done", "sum")).reset_index())
+    else:
+        planned = con.execute(
+            """SELECT step, count(*) AS planned,
+                      count(*) FILTER (WHERE done_date BETWEEN ? AND ?) AS done_of_planned,
+                      count(*) FILTER (WHERE done_date IS NULL OR done_date > ?) AS not_done
+               FROM controls WHERE planned_date BETWEEN ? AND ? GROUP BY step""",
+            [p.start, p.end, p.end, p.start, p.end]).df()
+    df = (pd.DataFrame({"step": [1, 2, 3]}).merge(cov, on="step", how="left").merge(done, on="step", how="left")
+          .merge(planned, on="step", how="left"))
+    for c in ("required", "covered_12m", "planned", "done", "done_of_planned", "not_done"):
         df[c] = df[c].fillna(0).astype(int)
     df["coverage"] = [(c / r) if r else None for c, r in zip(df["covered_12m"], df["required"])]
     return _frame("controls_plan", df)
 
 
 def controls_by_department(con, ctx: Context) -> pd.DataFrame:
-    """The same plan-versus-done figures per owning department (follow-up is decentralised)."""
+    """Per owning department (follow-up is decentralised): contracts needing control and
+    controlled to the required step in the last 12 months; planned (saved plan, else the
+    log's planned dates), done in the quarter, and planned but not done."""
     p = ctx.period
     cov = con.execute(
         _coverage_sql("n.department").replace("JOIN steps st ON n.required_step >= st.step",
                                               "JOIN steps st ON st.step = n.required_step"),
         [ctx.run_id, _year_before(p.end), p.end]).df()
-    counts = con.execute(
-        """SELECT k.department,
-                  count(*) FILTER (WHERE c.planned_date BETWEEN ? AND ?) AS planned,
-                  count(*) FILTER (WHERE c.done_date BETWEEN ? AND ?) AS done,
-                  count(*) FILTER (WHERE c.planned_date <= ? AND (c.done_date IS NULL OR c.done_date > ?)
-                                   AND coalesce(c.outcome, '') <> 'not_done') AS overdue
+    done = con.execute(
+        """SELECT k.department, count(*) AS done
            FROM controls c LEFT JOIN contracts k ON k.contract_id = c.contract_id
-           GROUP BY ALL""", [p.start, p.end, p.start, p.end, p.end, p.end]).df()
+           WHERE c.done_date BETWEEN ? AND ? GROUP BY ALL""", [p.start, p.end]).df()
+    pid = ctx.extra.get("plan_id") if "plan_id" in ctx.extra else _saved_plan(con, ctx)
+    if pid is not None:
+        by = followup_plan.adherence(con, pid, as_of=p.end)["by_department"]
+        planned = pd.DataFrame({"department": by["department"].replace("", None), "planned": by["planned"],
+                                "not_done": by["planned"] - by["done"]})
+    else:
+        planned = con.execute(
+            """SELECT k.department, count(*) AS planned,
+                      count(*) FILTER (WHERE c.done_date IS NULL OR c.done_date > ?) AS not_done
+               FROM controls c LEFT JOIN contracts k ON k.contract_id = c.contract_id
+               WHERE c.planned_date BETWEEN ? AND ? GROUP BY ALL""", [p.end, p.start, p.end]).df()
     deps = con.execute("SELECT code AS department, name AS department_name FROM departments").df()
-    df = deps.merge(cov, on="department", how="outer").merge(counts, on="department", how="outer")
-    for c in ("required", "covered_12m", "planned", "done", "overdue"):
+    df = (deps.merge(cov, on="department", how="outer").merge(done, on="department", how="outer")
+          .merge(planned, on="department", how="outer"))
+    for c in ("required", "covered_12m", "planned", "done", "not_done"):
         df[c] = df[c].fillna(0).astype(int)
-    df = df[(df["required"] + df["planned"] + df["done"] + df["overdue"]) > 0].copy()
+    df = df[(df["required"] + df["planned"] + df["done"]) > 0].copy()
     df["coverage"] = [(c / r) if r else None for c, r in zip(df["covered_12m"], df["required"])]
     df["department"] = df["department"].fillna("–")
     df = df.sort_values(["required", "department"], ascending=[False, True])
@@ -453,9 +484,56 @@ def sanctions(con, ctx: Context) -> pd.DataFrame:
     return _frame("sanctions", df)
 
 
+def _next_quarter(p: Period) -> Period:
+    return Period(p.year + 1, 1) if p.quarter == 4 else Period(p.year, p.quarter + 1)
+
+
 def resource(con, ctx: Context) -> pd.DataFrame:
-    """What one more dedicated person would cover (see ``plan``)."""
-    return _frame("resource", pd.DataFrame(columns=[c for c, _ in TABLES["resource"]]))  # TODO(issue 6)
+    """The resource scenario: what one more dedicated person would cover in the quarter
+    after the report's (``plan.one_more_person``, the follow-up plan's optimiser with the
+    saved planning settings, on the risk run and the controls as of the report quarter's
+    end). Rows: today's capacity, with one more person, and the difference."""
+    cols = [c for c, _ in TABLES["resource"]]
+    nxt = _next_quarter(ctx.period)
+    settings = followup_plan.get_settings(con)
+    info = {"quarter": nxt.key, "as_of": ctx.period.end.isoformat(), "hours_per_fte": settings.hours_per_fte,
+            "capacity_hours": settings.hours, "effort": list(settings.effort), "error_nb": None, "error_en": None}
+    ctx.extra["resource"] = info
+    if ctx.run_id is None:
+        return _frame("resource", pd.DataFrame(columns=cols))
+    try:
+        r = followup_plan.one_more_person(con, settings, nxt.year, nxt.quarter, run_id=ctx.run_id,
+                                          as_of=ctx.period.end)
+    except followup_plan.PlanError as e:
+        info["error_nb"], info["error_en"] = t(e.key, "nb", **e.params), t(e.key, "en", **e.params)
+        return _frame("resource", pd.DataFrame(columns=cols))
+    per = float(settings.hours_per_fte)
+    rows = [
+        {"scenario": "today", "fte": r["hours_before"] / per, "hours": r["hours_before"],
+         "controlled_contracts": r["contracts_before"], "exposure_hm": r["exposure_hm_before"], "share_hm": r["share_hm_before"]},
+        {"scenario": "plus_one", "fte": r["hours_after"] / per, "hours": r["hours_after"],
+         "controlled_contracts": r["contracts_after"], "exposure_hm": r["exposure_hm_after"], "share_hm": r["share_hm_after"]},
+        {"scenario": "extra", "fte": r["extra_hours"] / per, "hours": r["extra_hours"],
+         "controlled_contracts": r["extra_contracts"], "extra_step1": r["extra_steps"][1], "extra_step2": r["extra_steps"][2],
+         "extra_step3": r["extra_steps"][3], "exposure_hm": r["extra_exposure_hm"], "share_hm": r["extra_share_hm"]},
+    ]
+    return _frame("resource", pd.DataFrame(rows, columns=cols))
+
+
+def resource_curve(con, ctx: Context) -> pd.DataFrame:
+    """What each capacity would buy next quarter (``plan.coverage_curve``): share of the
+    høy/middels exposure fully covered against dedicated FTEs; feasible points only."""
+    cols = [c for c, _ in TABLES["resource_curve"]]
+    if ctx.run_id is None:
+        return _frame("resource_curve", pd.DataFrame(columns=cols))
+    nxt = _next_quarter(ctx.period)
+    try:
+        c = followup_plan.coverage_curve(con, followup_plan.get_settings(con), nxt.year, nxt.quarter,
+                                         run_id=ctx.run_id, as_of=ctx.period.end)
+    except followup_plan.PlanError:
+        return _frame("resource_curve", pd.DataFrame(columns=cols))
+    c = c[c["feasible"].astype(bool)].rename(columns={"contracts_planned": "controlled_contracts"})
+    return _frame("resource_curve", c)
 
 
 BUILDERS = {
@@ -468,6 +546,7 @@ BUILDERS = {
     "findings": findings,
     "sanctions": sanctions,
     "resource": resource,
+    "resource_curve": resource_curve,
 }
 
 
@@ -501,4 +580,5 @@ def build(con: duckdb.DuckDBPyConnection, period: Period | str) -> Dataset:
         "layout": DATASET_LAYOUT,
     }
     tables = {name: fn(con, ctx) for name, fn in BUILDERS.items()}
+    meta.update(ctx.extra)
     return Dataset(meta, tables)

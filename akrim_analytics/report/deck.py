@@ -23,6 +23,7 @@ from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
+from .. import fmt
 from ..i18n import t
 from . import labels as L
 from .snapshot import Snapshot
@@ -136,7 +137,7 @@ class _Deck:
 
     def chart(self, s, kind, x, y, w, h, categories: list[str], series: list[tuple[str, list, str | None]],
               number_format: str = WHOLE, title: str | None = None, labels: bool = True, legend: bool = True,
-              name: str | None = None):
+              value_range: tuple[float, float] | None = None, name: str | None = None):
         cd = CategoryChartData(number_format=number_format)
         cd.categories = categories
         for sname, values, _ in series:
@@ -160,6 +161,9 @@ class _Deck:
         va.tick_labels.number_format = number_format
         va.tick_labels.number_format_is_linked = False
         va.has_major_gridlines = True
+        if value_range:
+            va.minimum_scale, va.maximum_scale = value_range
+            va.major_unit = (value_range[1] - value_range[0]) / 5
         va.major_gridlines.format.line.color.rgb = _rgb("D9D9D9")
         plot = ch.plots[0]
         plot.gap_width = 60
@@ -181,12 +185,7 @@ class _Deck:
         return gf
 
     def table_rows(self, name: str, drop: tuple[str, ...] = ()) -> tuple[list[str], list[list[str]], list[str]]:
-        cols = L.visible_columns(name, self.lang, drop)
-        df = self.ds.table(name)
-        header = [L.label(c, self.lang) for c, _ in cols]
-        rows = [[L.value_text(k, v, self.lang) for (c, k), v in zip(cols, rec)]
-                for rec in df[[c for c, _ in cols]].itertuples(index=False, name=None)]
-        return header, rows, [k for _, k in cols]
+        return L.formatted(self.ds.table(name), name, self.lang, drop)
 
     # -- slides ------------------------------------------------------------------------
     def cover(self) -> None:
@@ -344,7 +343,8 @@ class _Deck:
                    widths=[0.8, 1.1, 1.1, 1.0, 0.9, 0.8, 1.0, 0.9],
                    align_right={i for i, k in enumerate(kinds) if k in ("int", "pct")}, name="Table controls")
         self.text(s, MARGIN + Inches(5.1), TOP + Inches(2.3), Inches(7.2), Inches(0.9),
-                  t("report.controls.note", self.lang), size=10, color=L.GREY)
+                  t("report.controls.note", self.lang) + " " + L.plan_source_text(self.ds.meta, self.lang), size=10,
+                  color=L.GREY)
         header, rows, kinds = self.table_rows("controls_by_department", drop=("department",))
         if rows:
             rows = rows[:6]
@@ -379,17 +379,27 @@ class _Deck:
     def resource(self) -> None:
         s = self.slide(t("report.section.resource", self.lang))
         df = self.ds.table("resource")
-        if len(df):
-            self.chart(s, XL_CHART_TYPE.COLUMN_CLUSTERED, MARGIN, TOP, Inches(5.4), Inches(4.6),
-                       [L.code_text("scenario", v, self.lang) for v in df["scenario"]],
-                       [(t("report.resource.chart_title", self.lang), df["high_covered"].tolist(), L.PRIMARY)],
-                       title=t("report.resource.chart_title", self.lang), name="Chart resource")
+        curve = self.ds.table("resource_curve")
         header, rows, kinds = self.table_rows("resource")
-        self.table(s, MARGIN + Inches(5.6), TOP, Inches(6.7), header, rows, size=11, row_h=0.6,
-                   align_right={i for i, k in enumerate(kinds) if k not in ("code:scenario", "text")},
-                   name="Table resource")
-        note = self.ds.meta.get("resource_note_" + self.lang) or t("report.resource.note", self.lang)
-        self.text(s, MARGIN + Inches(5.6), TOP + Inches(2.8), Inches(6.7), Inches(1.8), note, size=12, color=L.GREY)
+        body_top = TOP
+        if rows:
+            self.table(s, MARGIN, TOP, W - 2 * MARGIN, header, rows, size=12, row_h=0.5,
+                       widths=[2.2, 0.8, 1.1, 1.1, 1.0, 1.0, 1.0, 2.2, 1.5],
+                       fills=[[None] * len(header), [None] * len(header), ["E2EFDA"] * len(header)][:len(rows)],
+                       align_right={i for i, k in enumerate(kinds) if k not in ("code:scenario", "text")},
+                       name="Table resource")
+            body_top = TOP + Inches(0.5 * (len(rows) + 1) + 0.3)
+        if len(curve):
+            self.chart(s, XL_CHART_TYPE.LINE_MARKERS, MARGIN, body_top, Inches(6.6), H - body_top - Inches(0.6),
+                       [fmt.number(v, 1) for v in curve["ftes"]],
+                       [(L.label("share_hm", self.lang), curve["share_hm"].tolist(), L.PRIMARY)],
+                       number_format="0%", title=t("report.resource.chart_title", self.lang), labels=False,
+                       value_range=(0.0, 1.0), name="Chart resource")
+        x = MARGIN + (Inches(6.9) if len(curve) else 0)
+        self.text(s, x, body_top + Inches(0.2), W - MARGIN - x, Inches(2.4), L.resource_note(self.ds.meta, self.lang),
+                  size=12, color=L.GREY)
+        if len(df):
+            self.notes(s, [" | ".join(header)] + [" | ".join(r) for r in rows])
 
     def about(self) -> None:
         s = self.slide(t("report.section.about", self.lang))

@@ -37,6 +37,18 @@ def visible_columns(table: str, lang: str, drop: tuple[str, ...] = ()) -> list[t
     return [(c, k) for c, k in TABLES[table] if not c.endswith(other) and c not in drop]
 
 
+def formatted(df: pd.DataFrame, table: str, lang: str | None, drop: tuple[str, ...] = ()
+              ) -> tuple[list[str], list[list[str]], list[str]]:
+    """A table as display text: (header, rows, kinds). A ``unit`` column (key figures)
+    sets the format of the row's ``num`` cells (kroner, count or share)."""
+    cols = visible_columns(table, lang or "nb", drop)
+    header = [label(c, lang) for c, _ in cols]
+    units = df["unit"].tolist() if "unit" in df.columns else [None] * len(df)
+    rows = [[value_text(k, v, lang, unit) for (c, k), v in zip(cols, rec)]
+            for rec, unit in zip(df[[c for c, _ in cols]].itertuples(index=False, name=None), units)]
+    return header, rows, [k for _, k in cols]
+
+
 def label(col: str, lang: str | None = None) -> str:
     return t(f"report.col.{base_name(col)}", lang)
 
@@ -102,11 +114,12 @@ def short_text(kind: str, v, lang: str | None = None) -> str:
     return value_text(kind, v, lang)
 
 
-def change_text(kind: str, change, lang: str | None = None) -> str:
-    """'+12,5 %', '−3 kr', '+1,2 prosentpoeng' style change with an explicit sign."""
+def change_text(kind: str, change, lang: str | None = None, *, ascii_minus: bool = False) -> str:
+    """'+12,5 %', '−3 kr', '+1,2 prosentpoeng' style change with an explicit sign
+    (``ascii_minus``: a '-' that Streamlit's metric reads as a fall)."""
     if is_missing(change):
         return "–"
-    sign = "+" if change > 0 else ("−" if change < 0 else "±")
+    sign = "+" if change > 0 else (("-" if ascii_minus else "−") if change < 0 else "±")
     mag = abs(float(change))
     if kind == "pct":
         return f"{sign}{fmt.number(mag * 100, 1)} {'p.p.' if lang == 'en' else 'prosentpoeng'}"
@@ -154,7 +167,36 @@ def about_rows(snap, lang: str | None = None) -> list[tuple[str, str]]:
     return list(zip(names, values))
 
 
+def file_name_for(period: str, edition: int, ext: str, lang: str | None = None) -> str:
+    """``kvartalsrapport-2026-K3-utg1.pptx`` / ``quarterly-report-2026-K3-ed1.pptx``."""
+    if (lang or "nb") == "nb":
+        return f"kvartalsrapport-{period}-utg{edition}.{ext}"
+    return f"quarterly-report-{period}-ed{edition}.{ext}"
+
+
 def file_name(snap, ext: str, lang: str | None = None) -> str:
-    base = "kvartalsrapport" if (lang or "nb") == "nb" else "quarterly-report"
-    return f"{base}-{snap.period}-utg{snap.edition}.{ext}" if (lang or "nb") == "nb" \
-        else f"{base}-{snap.period}-ed{snap.edition}.{ext}"
+    return file_name_for(snap.period, snap.edition, ext, lang)
+
+
+def plan_source_text(meta: dict, lang: str | None = None) -> str:
+    """Where the 'planned' figures come from: the quarter's saved follow-up plan, or the log."""
+    pid = meta.get("plan_id")
+    return (t("report.controls.plan_source_plan", lang, plan_id=pid) if pid is not None
+            else t("report.controls.plan_source_log", lang))
+
+
+def resource_note(meta: dict, lang: str | None = None) -> str:
+    """The resource scenario's assumptions (quarter, capacity, effort per step), or why it is missing."""
+    lang = lang or "nb"
+    info = meta.get("resource") or {}
+    if info.get(f"error_{lang}"):
+        return t("report.resource.none", lang, error=info[f"error_{lang}"])
+    if not info:
+        return ""
+    if meta.get("risk_run_id") is None:
+        return t("report.no_risk_run", lang)
+    e = [float(x) for x in (info.get("effort") or [0, 0, 0])]
+    num = (lambda v: fmt.number(v, 0 if float(v).is_integer() else 1))
+    return t("report.resource.note", lang, quarter=period_label(info["quarter"], lang), as_of=fmt.date(info["as_of"]),
+             hours=num(info["capacity_hours"]), per_fte=num(info["hours_per_fte"]), e1=num(e[0]), e2=num(e[1]),
+             e3=num(e[2]))

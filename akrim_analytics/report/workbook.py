@@ -159,7 +159,7 @@ def render(snap: Snapshot, lang: str = "nb") -> bytes:
                 "risk_config_version": snap.risk_config_version, "risk_run_id": snap.risk_run_id,
                 "fingerprint": snap.fingerprint})
     for name in ("kpis", "spend_by_category", "risk_heatmap", "top_contracts", "controls_plan",
-                 "controls_by_department", "findings", "sanctions", "resource"):
+                 "controls_by_department", "findings", "sanctions", "resource", "resource_curve"):
         cols = L.visible_columns(name, lang)
         columns = [(L.label(c, lang), k, c) for c, k in cols]
         unit_col = next((i for i, (c, _) in enumerate(cols) if c == "unit"), None) if name == "kpis" else None
@@ -168,6 +168,11 @@ def render(snap: Snapshot, lang: str = "nb") -> bytes:
                          frame_rows(ds.table(name), [c for c, _ in cols]), lang, unit_col=unit_col)
         if name == "risk_heatmap":
             _matrix(w, ws, ds.table(name), lang, first_col=len(cols) + 1)
+        note = {"controls_plan": lambda: t("report.controls.note", lang) + " " + L.plan_source_text(ds.meta, lang),
+                "resource": lambda: L.resource_note(ds.meta, lang),
+                "top_contracts": lambda: t("report.top.note", lang)}.get(name)
+        if note:
+            ws.write_string(HEADER_ROW + len(ds.table(name)) + 2, 0, export.safe_cell(note()), w.fmt["text"])
     ws = w.add_table(t("report.sheet.about", lang), t("report.section.about", lang), stamp,
                      [(t("report.about.key", lang), "text", "k"), (t("report.about.value", lang), "text", "v")],
                      L.about_rows(snap, lang), lang)
