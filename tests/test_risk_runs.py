@@ -111,3 +111,14 @@ def test_default_as_of_is_today_unless_pinned(con):
     assert risk.default_as_of(con) == D(2026, 9, 30)
     run = risk.score_all(con, ANALYST)
     assert risk.run_info(con, run)["as_of"].isoformat()[:10] == "2026-09-30"
+
+
+def test_a_pinned_run_survives_newer_runs_of_its_quarter(con):
+    _small(con)
+    r1 = score(con, D(2026, 8, 1))
+    with pytest.raises(auth.PermissionDenied):
+        risk.pin_run(con, auth.User("liv", "leder"), r1)
+    risk.pin_run(con, ANALYST, r1)
+    score(con, D(2026, 9, 1))
+    assert r1 in set(risk.runs(con)["run_id"])
+    assert audit.entries(con, action="risk_pin").iloc[0]["object_id"] == str(r1)

@@ -4,12 +4,12 @@ Steps of ``score_all`` (all inside one transaction):
 
 1. the configuration in force (``config.ensure_config``) and a new ``risk_runs`` row
    with the configuration version, the data version and the as_of date;
-2. ``_risk_base``: one row per entity — every contract running on as_of or ended
-   within ``general.ended_within_months`` before it, and every supplier with spend
-   in the window or such a contract — with the supplier's register data, its
-   industry (NACE, per classification version), the contract's CPV match, its kind
-   (works / services / goods), the wage-regulation threshold in force and whether the
-   regulation covers it;
+2. ``_risk_base`` (a temporary table): one row per entity — every contract running
+   on as_of or ended within ``general.ended_within_months`` before it, and every
+   supplier with spend in the window or such a contract — with the supplier's
+   register data, its industry (NACE, per classification version), the contract's
+   CPV match, its kind (works / services / goods), the wage-regulation threshold in
+   force and whether the regulation covers it;
 3. every enabled indicator adds its factor rows (``indicators``);
 4. each assessment is computed from those stored points only:
    likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
@@ -365,8 +365,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
 def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
     """Every enabled indicator's rows into ``risk_factors`` for the run, in one INSERT (a
     UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
-    them together. The source column is left NULL: it is the indicator's registered
-    source (``indicators.source_of``), not repeated on every row."""
+    them together. ``source`` is the indicator's section of domain.md."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, str, dict]] = []
     for order, ind in enumerate(INDICATORS):
@@ -378,9 +377,10 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
         for sql, params in ind.build(ctx):
             n = len(parts)
             part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
-                           body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order
+                           body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order,
+                           $eng_source AS source
                     FROM ({sql}) x WHERE points IS NOT NULL AND {keep}"""
-            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_order": order,
+            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_order": order, "eng_source": ind.source,
                                  "as_of": as_of, "win": win_start})
             part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)
             parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
@@ -389,10 +389,10 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     try:
         # The points text is appended once, over the union (macros expand once).
         con.execute("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
-                                                 explanation_nb, explanation_en, unknown, sort_order)
+                                                 explanation_nb, explanation_en, unknown, sort_order, source)
                        SELECT $eng_run, entity_type, entity_id, factor, dimension, points,
                               body_nb || ': ' || risk_pts_nb(points, dimension),
-                              body_en || ': ' || risk_pts_en(points, dimension), unknown, sort_order
+                              body_en || ': ' || risk_pts_en(points, dimension), unknown, sort_order, source
                        FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + ")",
                     {"eng_run": run_id, **{k: v for p in parts for k, v in p[2].items()}})
     except duckdb.Error as e:
@@ -589,3 +589,16 @@ def rescore_after_change(con: duckdb.DuckDBPyConnection, user: User, reason: str
     its derived consequence, so any signed-in role may trigger it here."""
     require(user, "leder", "re-score risk")
     return _score(con, user, None, reason=reason or "data change", pinned=False, config_version=None)
+
+
+def pin_run(con: duckdb.DuckDBPyConnection, user: User, run_id: int) -> None:
+    """Keep a run for good (never pruned), e.g. the run a stored report refers to.
+    Needs role analytiker; audit-logged."""
+    require(user, "analytiker", "keep a risk run")
+    with _transaction(con):
+        row = con.execute("SELECT pruned, pinned FROM risk_runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None or row[0]:
+            raise KeyError(f"risk run {run_id} does not exist or was pruned")
+        if not row[1]:
+            con.execute("UPDATE risk_runs SET pinned = true WHERE run_id = ?", [run_id])
+            audit.log(con, user, "risk_pin", "risk_run", run_id, None)
