@@ -22,6 +22,7 @@ KIND_MODULES: list[str] = [
     "akrim_analytics.importer.spend",
     "akrim_analytics.importer.contracts",
     "akrim_analytics.importer.suppliers",
+    "akrim_analytics.controls_import",
 ]
 
 FIELD_TYPES = ("text", "code", "amount", "date", "period", "orgnr", "bool", "int", "cpv", "nace")
