@@ -27,28 +27,39 @@ GROUP BY a.account
 """
 
 
+def pair_categories_sql(pairs: str) -> str:
+    """SQL giving (supplier_id, account, category, category_source) for the distinct
+    (supplier_id, account) pairs of the relation ``pairs`` (a fixed name or subquery from
+    the code, never user text). The one definition of the rules, used by ``categorize``
+    and by the importer, which categorises lines as it inserts them."""
+    return f"""
+        SELECT p.supplier_id, p.account,
+               coalesce(sc.category, ac.category, '{UNCLASSIFIED}') AS category,
+               CASE WHEN sc.category IS NOT NULL THEN 'nace'
+                    WHEN ac.category IS NOT NULL THEN 'account'
+                    ELSE 'none' END AS category_source
+        FROM (SELECT DISTINCT supplier_id, account FROM {pairs}) p
+        LEFT JOIN ({SUPPLIER_CATEGORY_SQL}) sc ON sc.supplier_id = p.supplier_id
+        LEFT JOIN (SELECT a.account, arg_max(r.category, length(r.prefix)) AS category
+                   FROM (SELECT DISTINCT account FROM {pairs} WHERE account IS NOT NULL) a
+                   JOIN category_rules r ON r.rule_type = 'account' AND starts_with(a.account, r.prefix)
+                   GROUP BY a.account) ac ON ac.account = p.account
+        """
+
+
 def categorize(con: duckdb.DuckDBPyConnection, upload_id: int | None = None) -> None:
     """(Re)categorise spend lines by the rules: all lines, or those of one upload."""
     con.execute(
         f"""
-        UPDATE spend SET
-            category = coalesce(m.nace_category, m.account_category, '{UNCLASSIFIED}'),
-            category_source = CASE WHEN m.nace_category IS NOT NULL THEN 'nace'
-                                   WHEN m.account_category IS NOT NULL THEN 'account'
-                                   ELSE 'none' END
-        FROM (
-            SELECT p.supplier_id, p.account, sc.category AS nace_category, ac.category AS account_category
-            FROM (SELECT DISTINCT supplier_id, account FROM spend
-                  WHERE (? IS NULL OR upload_id = ?)) p
-            LEFT JOIN ({SUPPLIER_CATEGORY_SQL}) sc ON sc.supplier_id = p.supplier_id
-            LEFT JOIN ({ACCOUNT_CATEGORY_SQL}) ac ON ac.account = p.account
-        ) m
+        UPDATE spend SET category = m.category, category_source = m.category_source
+        FROM ({pair_categories_sql("(SELECT supplier_id, account FROM spend WHERE (? IS NULL OR upload_id = ?))")}) m
         WHERE spend.supplier_id IS NOT DISTINCT FROM m.supplier_id
           AND spend.account IS NOT DISTINCT FROM m.account
           AND (? IS NULL OR spend.upload_id = ?)
           AND coalesce(spend.category_source, '') <> 'file'
+          AND (spend.category IS DISTINCT FROM m.category OR spend.category_source IS DISTINCT FROM m.category_source)
         """,
-        [upload_id, upload_id, upload_id, upload_id],
+        [upload_id, upload_id, upload_id, upload_id, upload_id, upload_id],
     )
 
 

@@ -3,46 +3,53 @@ import replaces (kept for an exact undo) and relinking spend to contracts."""
 from __future__ import annotations
 
 import json
+import uuid
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import linking
 
 NAME_NORM = "upper(regexp_replace(trim({x}), '[ \\t\u00a0]+', ' ', 'g'))"
 
 
-def supplier_key_ctes(batch: str) -> str:
-    """CTEs ``b`` (the batch plus ``_nname``) and ``res`` (orgnr, supplier_no, _nname →
-    supplier_id, org_eff). Join ``res`` back to ``b`` with ``supplier_join``.
+def supplier_resolution_sql(keys: str) -> str:
+    """For each row of ``keys`` (columns _k, orgnr, supplier_no, supplier_name): _k,
+    supplier_id and org_eff (the org. number after sub-unit roll-up).
 
     Key order: a valid org. number (a sub-unit rolls up to its legal unit when the
     register says so; an existing supplier with that org. number keeps its key), an
     existing supplier with the same ERP supplier number, ``L:<no>``, an existing
     supplier with the same (normalised) name, ``N:<normalised name>``."""
-    nn_b = NAME_NORM.format(x="b.supplier_name")
+    nn_k = NAME_NORM.format(x="k.supplier_name")
     nn_s = NAME_NORM.format(x="name")
     return f"""
-    b AS (SELECT *, {nn_b} AS _nname FROM {batch} b),
+    WITH k AS (SELECT k.*, {nn_k} AS _nname FROM {keys} k),
     ru AS (SELECT r.orgnr, arg_max(r.parent_orgnr, r.extract_date) AS parent
            FROM register_units r JOIN uploads u ON u.upload_id = r.upload_id AND u.status = 'committed'
-           WHERE r.parent_orgnr IS NOT NULL GROUP BY r.orgnr),
-    keys AS (SELECT DISTINCT orgnr, supplier_no, _nname FROM b),
-    k2 AS (SELECT keys.*, coalesce(ru.parent, keys.orgnr) AS org_eff FROM keys LEFT JOIN ru ON ru.orgnr = keys.orgnr),
+           WHERE r.parent_orgnr IS NOT NULL AND r.orgnr IN (SELECT orgnr FROM k) GROUP BY r.orgnr),
+    k2 AS (SELECT k.*, coalesce(ru.parent, k.orgnr) AS org_eff FROM k LEFT JOIN ru ON ru.orgnr = k.orgnr),
     so AS (SELECT orgnr, min(supplier_id) AS sid FROM suppliers WHERE orgnr IS NOT NULL GROUP BY orgnr),
     se AS (SELECT erp_supplier_no, min(supplier_id) AS sid FROM suppliers WHERE erp_supplier_no IS NOT NULL
            GROUP BY erp_supplier_no HAVING count(*) = 1),
-    sn AS (SELECT {nn_s} AS nname, min(supplier_id) AS sid FROM suppliers GROUP BY 1 HAVING count(*) = 1),
-    res AS (SELECT k2.orgnr, k2.supplier_no, k2._nname, k2.org_eff,
-                   coalesce(so.sid, k2.org_eff, se.sid, 'L:' || k2.supplier_no, sn.sid, 'N:' || k2._nname) AS supplier_id
-            FROM k2 LEFT JOIN so ON so.orgnr = k2.org_eff
-                    LEFT JOIN se ON se.erp_supplier_no = k2.supplier_no
-                    LEFT JOIN sn ON sn.nname = k2._nname AND k2.supplier_no IS NULL AND k2.org_eff IS NULL)"""
+    sn AS (SELECT {nn_s} AS nname, min(supplier_id) AS sid FROM suppliers GROUP BY 1 HAVING count(*) = 1)
+    SELECT k2._k, k2.org_eff,
+           coalesce(so.sid, k2.org_eff, se.sid, 'L:' || k2.supplier_no, sn.sid, 'N:' || k2._nname) AS supplier_id
+    FROM k2 LEFT JOIN so ON so.orgnr = k2.org_eff
+            LEFT JOIN se ON se.erp_supplier_no = k2.supplier_no
+            LEFT JOIN sn ON sn.nname = k2._nname AND k2.supplier_no IS NULL AND k2.org_eff IS NULL"""
 
 
-SUPPLIER_JOIN = """JOIN res ON res.orgnr IS NOT DISTINCT FROM b.orgnr
-                AND res.supplier_no IS NOT DISTINCT FROM b.supplier_no
-                AND res._nname IS NOT DISTINCT FROM b._nname"""
+def category_code_sql(keys: str) -> str:
+    """For each row of ``keys`` (columns _k, category): _k and the category code the text
+    names (code, Norwegian or English name, any case), NULL when none."""
+    return f"""
+    SELECT k._k, any_value(c.code) AS category_code
+    FROM {keys} k LEFT JOIN categories c
+      ON lower(trim(k.category)) IN (lower(c.code), lower(c.name_nb), lower(c.name_en))
+    GROUP BY k._k"""
 
-CATEGORY_CTE = """cat AS (SELECT lower(code) AS k, code FROM categories
-            UNION SELECT lower(name_nb), code FROM categories UNION SELECT lower(name_en), code FROM categories)"""
+
 
 
 def _insert_new_suppliers(con, stage: str, upload_id: int) -> None:
@@ -69,6 +76,38 @@ def _delete_unused_suppliers(con, upload_id: int) -> int:
              AND supplier_id NOT IN (SELECT DISTINCT supplier_id FROM contracts WHERE supplier_id IS NOT NULL)
            RETURNING supplier_id""", [upload_id]).fetchall()
     return len(rows)
+
+
+def _register(con, table) -> str:
+    name = f"_imp_{uuid.uuid4().hex[:12]}"
+    con.complete()
+    con.register(name, table)
+    return name
+
+
+def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Table:
+    """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
+    result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
+    distinct keys). ``keys`` is a relation with the key columns and ``_k``; the SQL must
+    return exactly one row per ``_k``. Returns the result columns (without ``_k``), one
+    row per row of ``table``, in its order."""
+    if len(key_cols) == 1:
+        key = table.column(key_cols[0]).combine_chunks()
+    else:
+        parts = [pc.cast(table.column(c), pa.string()).combine_chunks() for c in key_cols]
+        key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
+    uniq = pc.unique(key)
+    first = pc.index_in(uniq, value_set=key, skip_nulls=False)
+    keys = table.select(key_cols).take(first).append_column("_k", pa.array(range(len(uniq)), pa.int64()))
+    name = _register(con, keys)
+    try:
+        res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
+    finally:
+        con.unregister(name)
+    if res.num_rows != len(uniq):
+        raise RuntimeError("distinct mapping must return one row per key")
+    idx = pc.index_in(key, value_set=uniq, skip_nulls=False)
+    return res.drop_columns(["_k"]).take(idx)
 
 
 def _arrow(con, sql: str):

@@ -18,6 +18,7 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import audit, auth, db, hooks
 from . import common, fileformat, headers, kinds, mappings, parsing, reader
@@ -27,6 +28,11 @@ Progress = Callable[[str, float], None]
 
 # A cell that labels a total row: "Sum", "Totalt", "Total", "Totalsum", "I alt", "Grand total".
 TOTAL_LABEL_RE = "(?i)^[ \t\u00a0]*(sum|totalt?|totalsum|grand total|i alt|sum totalt|summa)([^[:alpha:]]|$)"
+_ARROW_TYPES = {
+    "text": pa.string(), "code": pa.string(), "amount": pa.decimal128(18, 2), "date": pa.date32(),
+    "period": pa.int32(), "orgnr": pa.string(), "bool": pa.bool_(), "int": pa.int32(), "cpv": pa.string(),
+    "nace": pa.string(),
+}
 REPORT_DETAIL_LIMIT = 10_000     # rejected/warned rows listed in full in the report
 STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
 
@@ -66,6 +72,15 @@ class Prepared:
     report: dict = field(default_factory=dict)
     data_version: int = 0
     scan: reader.Scan | None = None
+    options: dict = field(default_factory=dict)   # kind options, e.g. {"nace_version": "SN2025"}
+    cache: dict = field(default_factory=dict)     # kind results reused by commit (same data version)
+
+    @property
+    def batch(self) -> pa.Table:
+        """The valid rows (typed), as Arrow."""
+        if "_batch" not in self.cache:
+            self.cache["_batch"] = self.typed.filter(self.typed.column("_valid"))
+        return self.cache["_batch"]
 
     @property
     def column_names(self) -> list[str]:
@@ -298,46 +313,152 @@ def remap(con: duckdb.DuckDBPyConnection, prepared: Prepared, mapping: dict[str,
 
 def _register(con, table) -> str:
     name = f"_imp_{uuid.uuid4().hex[:12]}"
+    con.complete()
     con.register(name, table)
     return name
 
 
-def _typed_sql(prepared: Prepared, raw_name: str, conventions: dict[str, str]) -> str:
-    k = prepared.kind
-    by_name = {c.name: c for c in prepared.raw.columns}
-    schema = prepared.raw.table.schema
-    parts = ["_row"]
-    mapped_raws, other_raws = [], []
-    for f in k.fields:
-        col = by_name.get(prepared.mapping.get(f.name, ""))
-        if col is not None:
-            ident = f"c{col.index}"
-            atype = schema.field(ident).type
-            parts.append(f'{parsing.parse_expr(f.type, ident, atype, conventions.get(f.name, ","))} AS "{f.name}"')
-            parts.append(f'{parsing.raw(ident, atype)} AS "{f.name}__raw"')
-            mapped_raws.append(f'"{f.name}__raw"')
-            if f.name != k.amount_field:
-                other_raws.append(f.name)
-        else:
-            parts.append(f'CAST(NULL AS {parsing.SQL_TYPES[f.type]}) AS "{f.name}"')
-            parts.append(f'CAST(NULL AS VARCHAR) AS "{f.name}__raw"')
-    label_terms = []
-    for c in prepared.raw.columns:
-        ident = f"c{c.index}"
-        if parsing.is_string(schema.field(ident).type):
-            label_terms.append(f"coalesce(regexp_matches({ident}, '{TOTAL_LABEL_RE}'), false)")
-    parts.append(f"({' OR '.join(label_terms) if label_terms else 'false'}) AS _label")
-    inner = f"SELECT {', '.join(parts)} FROM {raw_name}"
-    blank = " AND ".join(f"{r} IS NULL" for r in mapped_raws) if mapped_raws else "true"
-    if k.amount_field and k.amount_field in prepared.mapping:
-        ident_terms = [f'("{f}__raw" IS NOT NULL AND NOT coalesce(regexp_matches("{f}__raw", \'{TOTAL_LABEL_RE}\'), false))'
-                       for f in k.identity_fields if f in prepared.mapping]
-        no_ident = "NOT (" + " OR ".join(ident_terms) + ")" if ident_terms else "true"
-        others_null = " AND ".join(f'"{f}__raw" IS NULL' for f in other_raws if f in prepared.mapping) or "true"
-        total = f'("{k.amount_field}" IS NOT NULL AND {no_ident} AND (_label OR ({others_null})))'
+def _trimmed(arr: pa.Array) -> pa.Array:
+    """Text without surrounding whitespace (also no-break spaces); empty text → null."""
+    t = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(t, ""), pa.scalar(None, pa.string()), t)
+
+
+def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Array, pa.Array]:
+    """(parsed, raw) for one column. ``raw`` is the cell as the file has it: text
+    (trimmed, empty → null) or the typed value of a number/date cell.
+
+    Fast paths in Arrow for typed cells; anything else is parsed in DuckDB over the
+    column's distinct values and spread back (an ERP export repeats suppliers, dates and
+    accounts, so a million cells are a few thousand parses)."""
+    n = len(arr)
+    if pa.types.is_null(arr.type):
+        return pa.nulls(n, _ARROW_TYPES[ftype]), pa.nulls(n, pa.string())
+    if parsing.is_string(arr.type):
+        arr = _trimmed(arr.cast(pa.string()))
+        if ftype == "text":
+            return arr, arr
+        raw = arr
     else:
-        total = "false"
-    return f"SELECT *, ({blank}) AS _blank, (NOT ({blank}) AND {total}) AS _total FROM ({inner})"
+        raw = arr
+        if ftype == "amount" and (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
+            x = arr.cast(pa.float64())
+            ok = pc.and_(pc.is_finite(x), pc.less(pc.abs(x), 1e15)).fill_null(False)
+            dec = pc.cast(pc.round(pc.if_else(ok, x, 0.0), 2), pa.decimal128(18, 2), safe=False)
+            return pc.if_else(ok, dec, pa.scalar(None, pa.decimal128(18, 2))), raw
+        if ftype == "date" and pa.types.is_timestamp(arr.type):
+            d = pc.cast(arr, pa.date32())
+            y = pc.year(d)
+            ok = pc.and_(pc.greater_equal(y, 1900), pc.less_equal(y, 2199)).fill_null(False)
+            return pc.if_else(ok, d, pa.scalar(None, pa.date32())), raw
+    values = pc.unique(arr)
+    name = _register(con, pa.table({"v": values}))
+    try:
+        res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p FROM {name}")
+    finally:
+        con.unregister(name)
+    idx = pc.index_in(arr, value_set=values, skip_nulls=False)
+    return pc.take(res.column("p").combine_chunks(), idx), raw
+
+
+def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
+    """True where any of the (few) text cells labels a total row ("Sum", "Totalt", …)."""
+    n = len(arrays[0]) if arrays else 0
+    out = pa.nulls(n, pa.bool_()).fill_null(False)
+    for arr in arrays:
+        if not parsing.is_string(arr.type) or n == 0:
+            continue
+        name = _register(con, pa.table({"v": arr}))
+        try:
+            res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l FROM {name}")
+        finally:
+            con.unregister(name)
+        out = pc.or_(out, res.column("l").combine_chunks())
+    return out
+
+
+def _any(arrays: list[pa.Array], n: int) -> pa.Array:
+    out = pa.nulls(n, pa.bool_()).fill_null(False)
+    for a in arrays:
+        out = pc.or_(out, a)
+    return out
+
+
+def _all(arrays: list[pa.Array], n: int) -> pa.Array:
+    out = pa.nulls(n, pa.bool_()).fill_null(True)
+    for a in arrays:
+        out = pc.and_(out, a)
+    return out
+
+
+def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table:
+    """_row, every field typed (NULL when not mapped), ``<field>__raw`` (the cell as in
+    the file), and the flags _blank (nothing in the mapped columns) and _total."""
+    k = prepared.kind
+    t = prepared.raw.table
+    n = t.num_rows
+    by_name = {c.name: c for c in prepared.raw.columns}
+    cols: dict[str, pa.Array] = {"_row": t.column("_row").combine_chunks()}
+    raws: dict[str, pa.Array] = {}
+    mapped = [f for f in k.fields if prepared.mapping.get(f.name) in by_name]
+    for i, f in enumerate(k.fields):
+        col = by_name.get(prepared.mapping.get(f.name, ""))
+        if col is None:
+            cols[f.name] = pa.nulls(n, _ARROW_TYPES[f.type])
+            raws[f.name] = pa.nulls(n, pa.string())
+            continue
+        arr = t.column(f"c{col.index}").combine_chunks()
+        convention = ","
+        if f.type == "amount" and parsing.is_string(arr.type):
+            name = _register(con, pa.table({"v": pc.unique(arr)}))
+            try:
+                convention = con.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
+                                         ).fetchall()[0][0]
+            finally:
+                con.unregister(name)
+        p, r = _column_pair(con, arr, f.type, convention)
+        if col.index in prepared.raw.overrides:
+            # cells of another type than the column's (text in a number column): their text wins
+            xarr = t.column(f"c{col.index}_x").combine_chunks()
+            px, rx = _column_pair(con, xarr, f.type, convention)
+            p = pc.coalesce(px.cast(_ARROW_TYPES[f.type]), p.cast(_ARROW_TYPES[f.type]))
+            r = pc.coalesce(rx.cast(pa.string()), r if parsing.is_string(r.type) else pc.cast(r, pa.string()))
+        cols[f.name] = p.cast(_ARROW_TYPES[f.type])
+        raws[f.name] = r
+        _progress(progress, "validate", 0.05 + 0.45 * (i + 1) / len(k.fields))
+    blank = _all([pc.is_null(raws[f.name]) for f in mapped], n)
+    total = pa.nulls(n, pa.bool_()).fill_null(False)
+    if k.amount_field and k.amount_field in prepared.mapping:
+        # A total row has an amount and no identity (a parsed date/org. number, or a code
+        # that is not itself a label), and is labelled ("Sum", in any column) or has
+        # nothing but the amount. Labels are looked for only on the few candidate rows.
+        strong = [pc.is_valid(cols[f]) for f in k.identity_fields
+                  if f in prepared.mapping and k.field(f).type not in ("text", "code")]
+        weak = [f for f in k.identity_fields if f in prepared.mapping and k.field(f).type in ("text", "code")]
+        cand = _all([pc.invert(blank), pc.is_valid(cols[k.amount_field]), pc.invert(_any(strong, n))], n)
+        idx = pc.indices_nonzero(cand)
+        if len(idx):
+            sub_raws = {f: pc.take(raws[f], idx) for f in weak}
+            labels_weak = {f: _label_rows(con, [sub_raws[f]]) for f in weak}
+            ident = _any([pc.and_(pc.is_valid(sub_raws[f]), pc.invert(labels_weak[f])) for f in weak], len(idx))
+            label_any = _label_rows(con, [pc.take(t.column(c).combine_chunks(), idx) for c in t.column_names
+                                          if c != "_row" and parsing.is_string(t.schema.field(c).type)])
+            others_null = _all([pc.is_null(pc.take(raws[f.name], idx)) for f in mapped
+                                if f.name != k.amount_field], len(idx))
+            is_total = pc.and_(pc.invert(ident), pc.or_(label_any, others_null))
+            hits = pc.filter(idx, is_total).to_numpy()
+            if len(hits):
+                import numpy as np
+
+                mask = np.zeros(n, dtype=bool)
+                mask[hits] = True
+                total = pa.array(mask)
+    arrays = dict(cols)
+    for f in k.fields:
+        arrays[f"{f.name}__raw"] = raws[f.name]
+    arrays["_blank"] = blank
+    arrays["_total"] = total
+    return pa.table(arrays)
 
 
 def _checks_sql(prepared: Prepared, typed_name: str) -> str:
@@ -351,11 +472,11 @@ def _checks_sql(prepared: Prepared, typed_name: str) -> str:
             selects.append(f"SELECT _row, '{f.name}' AS field, CAST(NULL AS VARCHAR) AS value, 'missing' AS reason, false AS warn "
                            f"FROM {base} WHERE \"{f.name}__raw\" IS NULL")
         if mapped and f.type not in ("text", "code"):
-            selects.append(f"SELECT _row, '{f.name}', \"{f.name}__raw\", 'unreadable_{f.type}', {str(f.on_invalid == 'warn').lower()} "
+            selects.append(f"SELECT _row, '{f.name}', CAST(\"{f.name}__raw\" AS VARCHAR), 'unreadable_{f.type}', {str(f.on_invalid == 'warn').lower()} "
                            f"FROM {base} WHERE \"{f.name}__raw\" IS NOT NULL AND \"{f.name}\" IS NULL")
     for ch in k.checks:
         fld = ch.field
-        value = f'"{fld}__raw"' if fld else "CAST(NULL AS VARCHAR)"
+        value = f'CAST("{fld}__raw" AS VARCHAR)' if fld else "CAST(NULL AS VARCHAR)"
         cond = ch.condition.replace("{typed}", typed_name)
         selects.append(f"SELECT _row, {_sql_str(fld) if fld else 'NULL'}, {value}, '{ch.reason}', {str(ch.warn).lower()} "
                        f"FROM {base} WHERE coalesce(({cond}), false)")
@@ -369,41 +490,32 @@ def _sql_str(s: str) -> str:
 
 
 def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progress | None = None) -> None:
-    """Parse and check every row in SQL; fill ``prepared.typed`` and ``prepared.report``."""
+    """Parse and check every row; fill ``prepared.typed`` and ``prepared.report``."""
     k = prepared.kind
     _progress(progress, "validate", 0.05)
-    raw_name = _register(con, prepared.raw.table)
-    names = [raw_name]
+    names = []
     try:
-        conventions = {}
-        by_name = {c.name: c for c in prepared.raw.columns}
-        for f in k.fields:
-            if f.type == "amount" and f.name in prepared.mapping:
-                col = by_name[prepared.mapping[f.name]]
-                ident = f"c{col.index}"
-                atype = prepared.raw.table.schema.field(ident).type
-                conventions[f.name] = con.execute(
-                    parsing.amount_convention(ident, atype).replace("FROM _raw", f"FROM {raw_name}")).fetchone()[0]
-        typed = common._arrow(con, _typed_sql(prepared, raw_name, conventions))
-        _progress(progress, "validate", 0.5)
+        typed = _build_typed(con, prepared, progress)
         typed_name = _register(con, typed)
         names.append(typed_name)
-        checks = _checks_sql(prepared, typed_name)
-        problems_name = _register(con, common._arrow(con, checks))
+        problems = common._arrow(con, _checks_sql(prepared, typed_name))
+        problems_name = _register(con, problems)
         names.append(problems_name)
-        typed = common._arrow(con,
-            f"""SELECT t.*, NOT t._blank AND NOT t._total AND r._row IS NULL AS _valid
-                FROM {typed_name} t
-                LEFT JOIN (SELECT DISTINCT _row FROM {problems_name} WHERE NOT warn) r ON r._row = t._row
-                ORDER BY t._row""")
+        bad = pc.unique(pc.filter(problems.column("_row"), pc.invert(problems.column("warn").fill_null(False))))
+        valid = pc.and_(pc.invert(pc.or_(typed.column("_blank"), typed.column("_total"))),
+                        pc.invert(pc.is_in(typed.column("_row"), value_set=bad.combine_chunks()
+                                           if isinstance(bad, pa.ChunkedArray) else bad)))
+        typed = typed.append_column("_valid", valid)
         prepared.typed = typed
         con.unregister(typed_name)
         con.register(typed_name, typed)
+        _progress(progress, "validate", 0.7)
         report = _report(con, prepared, typed_name, problems_name)
         prepared.report = report
         prepared.data_version = db.data_version(con)
+        prepared.cache.clear()
         if k.analyse is not None:
-            valid_name = _register(con, common._arrow(con, f"SELECT * FROM {typed_name} WHERE _valid"))
+            valid_name = _register(con, prepared.batch)
             names.append(valid_name)
             report["details"] = k.analyse(con, valid_name, prepared) or {}
         else:
@@ -562,8 +674,7 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
         if rest:
             raise ImportRefused(rest[0]["code"], **rest[0]["params"])
     _progress(progress, "commit", 0.0)
-    batch_table = prepared.typed.filter(prepared.typed.column("_valid"))
-    batch = _register(con, batch_table)
+    batch = _register(con, prepared.batch)
     try:
         with db.transaction(con):
             dup = con.execute(

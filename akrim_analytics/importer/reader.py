@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -98,6 +99,7 @@ class RawTable:
     columns: list[Column]
     sheet: str | None
     header_row: int              # 1-based row number of the header in the file
+    overrides: list[int] = field(default_factory=list)  # columns with a sparse text column c<i>_x
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -410,13 +412,67 @@ def _header_cells(scan_result: Scan, sheet: str | None, header_row: int) -> dict
     return {}
 
 
+_DETAIL_RE = re.compile(r"^Expected \w+ but got '(\w+)\((.*)\)'$", re.S)
+_EXCEL_ERRORS = {"Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NULL!", "Num": "#NUM!",
+                 "Ref": "#REF!", "Value": "#VALUE!", "GettingData": "#GETTING_DATA"}
+_ESC_RE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|.)", re.S)
+_ESC = {"n": "\n", "r": "\r", "t": "\t", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _rust_unescape(body: str) -> str | None:
+    """The text of a Rust debug string literal's body (``a\\"b\\u{a0}`` → ``a"b\xa0``)."""
+    def sub(m):
+        e = m.group(1)
+        if e.startswith("u{"):
+            return chr(int(e[2:-1], 16))
+        if e in _ESC:
+            return _ESC[e]
+        raise ValueError(e)
+    try:
+        return _ESC_RE.sub(sub, body)
+    except (ValueError, OverflowError):
+        return None
+
+
+def cell_error_text(detail: str) -> str | None:
+    """The cell's own value, as text, from a fastexcel type-mismatch message, e.g.
+    ``Expected float but got 'String("1 234,50")'`` → ``1 234,50``; None when unknown."""
+    m = _DETAIL_RE.match(detail or "")
+    if not m:
+        return None
+    kind, payload = m.group(1), m.group(2)
+    if kind in ("String", "DateTimeIso", "DurationIso"):
+        if len(payload) >= 2 and payload[0] == '"' and payload[-1] == '"':
+            return _rust_unescape(payload[1:-1])
+        return None
+    if kind in ("Float", "Int"):
+        return payload
+    if kind == "Bool":
+        return payload
+    if kind == "Error":
+        return _EXCEL_ERRORS.get(payload, "#" + payload.upper())
+    if kind == "DateTime":
+        v = re.search(r"value: ([0-9.eE+-]+)", payload)
+        if not v:
+            return None
+        base = dt.datetime(1904, 1, 1) if "is_1904: true" in payload else dt.datetime(1899, 12, 30)
+        try:
+            when = base + dt.timedelta(days=float(v.group(1)))
+        except (ValueError, OverflowError):
+            return None
+        when = when.replace(microsecond=0)
+        return when.date().isoformat() if when.time() == dt.time() else when.isoformat(sep=" ")
+    if kind == "Empty":
+        return ""
+    return None
+
+
 def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) -> RawTable:
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(str(info.path))
-        loaded = reader.load_sheet(sheet, header_row=header_row, schema_sample_rows=None,
-                                   dtype_coercion="coerce")
+        loaded = reader.load_sheet(sheet, header_row=header_row, dtype_coercion="coerce")
         cols_info = loaded.available_columns()
         table, errors = loaded.to_arrow_with_errors()
     except ImportRefused:
@@ -426,16 +482,29 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
         if "password" in text or "encrypt" in text:
             raise ImportRefused("encrypted", file=info.file_name)
         raise ImportRefused("corrupt_sheet", file=info.file_name, sheet=sheet)
-    if errors is not None and len(getattr(errors, "errors", []) or []) > 0:
-        # Should not happen with types inferred from all rows; never drop a value:
-        # read the affected columns again as text.
-        bad = sorted({e.offset_position[1] for e in errors.errors})
-        loaded = reader.load_sheet(sheet, header_row=header_row, schema_sample_rows=None,
-                                   dtypes={i: "string" for i in bad})
-        table = loaded.to_arrow()
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     n = table.num_rows
+    # Types are inferred from the first rows; a later cell of another type (text in a
+    # number column, "Sum" in a date column) comes back as an error: keep its value as
+    # text in a sparse column c<i>_x, so nothing is lost and the fast typed path stays.
+    overrides: dict[int, dict[int, str]] = {}
+    unreadable: set[int] = set()
+    for e in (getattr(errors, "errors", None) or []):
+        r, c = e.offset_position
+        value = cell_error_text(e.detail)
+        if value is None:
+            unreadable.add(c)
+        else:
+            overrides.setdefault(c, {})[r] = value
+    if unreadable:
+        loaded = reader.load_sheet(sheet, header_row=header_row, schema_sample_rows=None,
+                                   dtypes={i: "string" for i in unreadable})
+        table = loaded.to_arrow()
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        for c in unreadable:
+            overrides.pop(c, None)
     if header_row + 1 + n > EXCEL_MAX_ROWS:
         raise ImportRefused("too_many_rows", file=info.file_name, sheet=sheet,
                             rows=f"{header_row + 1 + n:,}".replace(",", " "),
@@ -446,8 +515,14 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
     names = _unique_names(headers)
     columns = [Column(i, a, h, nm) for i, ((a, h), nm) in enumerate(zip(headers, names))]
     arrays = {f"c{i}": table.column(i) for i in range(table.num_columns)}
+    for c, cells in overrides.items():
+        values = [None] * n
+        for r, v in cells.items():
+            if 0 <= r < n:
+                values[r] = v
+        arrays[f"c{c}_x"] = pa.array(values, pa.string())
     arrays["_row"] = pa.array(range(header_row + 2, header_row + 2 + n), pa.int32())
-    return RawTable(pa.table(arrays), columns, sheet, header_row + 1)
+    return RawTable(pa.table(arrays), columns, sheet, header_row + 1, overrides=sorted(overrides))
 
 
 def _read_csv(info: FileInfo, scan_result: Scan, header_row: int) -> RawTable:

@@ -13,9 +13,10 @@ categorised by the rules (``categorize.categorize``); then they are linked to co
 """
 from __future__ import annotations
 
-import uuid
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from .. import categorize, linking
+from .. import categorize, db, linking
 from . import common
 from .kinds import Check, CommitStats, Field, Kind, register
 
@@ -104,51 +105,71 @@ def refine_mapping(mapping: dict, columns: list[str], samples: dict, header_of: 
     return mapping
 
 
-def _resolved_sql(batch: str) -> str:
-    """Every batch row with its supplier key, effective date/period and file category."""
-    return f"""
-    WITH {common.supplier_key_ctes(batch)},
-    {common.CATEGORY_CTE}
-    SELECT b._row, res.supplier_id, res.org_eff, b.supplier_no, b.supplier_name,
-           coalesce(b.posting_date, make_date(b.period // 100, b.period % 100, 1)) AS posting_date,
-           coalesce(b.period, year(b.posting_date) * 100 + month(b.posting_date)) AS period,
-           b.amount, b.account, b.department, b.department_name, b.service, b.project, b.invoice_no,
-           b.description, b.category AS category_raw, cat.code AS category_code
-    FROM b
-    {common.SUPPLIER_JOIN}
-    LEFT JOIN cat ON cat.k = lower(trim(b.category))
-    """
+def _stage(con, prepared) -> pa.Table:
+    """The valid rows with their supplier key and the category named in the file.
+
+    Reused by commit when the data has not changed since the preview."""
+    version = db.data_version(con)
+    cached = prepared.cache.get("spend_stage")
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    b = prepared.batch
+    sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql)
+    if "category" in prepared.mapping:
+        cat = common._distinct_map(con, b, ["category"], common.category_code_sql).column("category_code")
+    else:
+        cat = pa.nulls(b.num_rows, pa.string())
+    stage = pa.table({
+        "_row": b.column("_row"), "supplier_id": sup.column("supplier_id"),
+        "supplier_no": b.column("supplier_no"), "supplier_name": b.column("supplier_name"),
+        "posting_date": b.column("posting_date"), "period": b.column("period"), "amount": b.column("amount"),
+        "account": b.column("account"), "department": b.column("department"),
+        "department_name": b.column("department_name"), "service": b.column("service"),
+        "project": b.column("project"), "invoice_no": b.column("invoice_no"),
+        "description": b.column("description"), "category_raw": b.column("category"), "category_code": cat,
+    })
+    prepared.cache["spend_stage"] = (version, stage)
+    return stage
 
 
-def _overlap_sql(stage: str) -> str:
-    return f"""SELECT r._row, min(s.upload_id) AS upload_id FROM {stage} r
-               JOIN spend s ON s.supplier_id = r.supplier_id AND s.invoice_no = r.invoice_no
-                           AND s.posting_date = r.posting_date AND s.amount = r.amount
-               WHERE r.invoice_no IS NOT NULL GROUP BY r._row"""
+def _overlaps(con, stage_name: str) -> pa.Table:
+    """Rows that repeat a line of an earlier upload (supplier, invoice no., date, amount)."""
+    return common._arrow(con, f"""
+        SELECT r._row, min(s.upload_id) AS upload_id FROM {stage_name} r
+        JOIN spend s ON s.supplier_id = r.supplier_id AND s.invoice_no = r.invoice_no
+                    AND s.posting_date = coalesce(r.posting_date, make_date(r.period // 100, r.period % 100, 1))
+                    AND s.amount = r.amount
+        WHERE r.invoice_no IS NOT NULL GROUP BY r._row ORDER BY r._row""")
 
 
 def _analyse(con, batch: str, prepared) -> dict:
-    stage = f"_spend_stage_{uuid.uuid4().hex[:10]}"
-    con.register(stage, common._arrow(con, _resolved_sql(batch)))
+    stage = _stage(con, prepared)
+    name = common._register(con, stage)
     try:
-        ov = con.execute(
-            f"""SELECT count(*), sum(r.amount) FROM ({_overlap_sql(stage)}) o JOIN {stage} r USING (_row)""").fetchone()
-        overlaps = con.execute(
-            f"""SELECT o._row, o.upload_id, r.supplier_id, r.invoice_no, r.posting_date, r.amount
-                FROM ({_overlap_sql(stage)}) o JOIN {stage} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
+        ov = _overlaps(con, name)
+        prepared.cache["spend_overlaps"] = (db.data_version(con), ov)
+        ov_name = common._register(con, ov)
+        try:
+            o = con.execute(f"""SELECT count(*), sum(r.amount) FROM {ov_name} o JOIN {name} r USING (_row)""").fetchall()[0]
+            overlaps = con.execute(
+                f"""SELECT o._row, o.upload_id, r.supplier_id, r.invoice_no,
+                           coalesce(r.posting_date, make_date(r.period // 100, r.period % 100, 1)), r.amount
+                    FROM {ov_name} o JOIN {name} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
+        finally:
+            con.unregister(ov_name)
         new_sup = con.execute(
-            f"SELECT count(DISTINCT supplier_id) FROM {stage} WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)"
-        ).fetchone()[0]
+            f"SELECT count(DISTINCT supplier_id) FROM {name} WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)"
+        ).fetchall()[0][0]
         new_dep = con.execute(
-            f"""SELECT count(DISTINCT department) FROM {stage}
-                WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchone()[0]
+            f"""SELECT count(DISTINCT department) FROM {name}
+                WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchall()[0][0]
         unknown_cats = [r[0] for r in con.execute(
-            f"""SELECT category_raw, count(*) FROM {stage} WHERE category_raw IS NOT NULL AND category_code IS NULL
+            f"""SELECT category_raw, count(*) FROM {name} WHERE category_raw IS NOT NULL AND category_code IS NULL
                 GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
     finally:
-        con.unregister(stage)
+        con.unregister(name)
     return {
-        "overlap_rows": ov[0], "overlap_sum": float(ov[1]) if ov[1] is not None else 0.0,
+        "overlap_rows": o[0], "overlap_sum": float(o[1]) if o[1] is not None else 0.0,
         "overlaps": [{"row": r[0], "upload_id": r[1], "supplier_id": r[2], "invoice_no": r[3],
                       "date": r[4].isoformat() if r[4] else None, "amount": float(r[5])} for r in overlaps],
         "new_suppliers": new_sup, "new_departments": new_dep, "unknown_categories": unknown_cats,
@@ -157,42 +178,58 @@ def _analyse(con, batch: str, prepared) -> dict:
 
 
 def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
-    stage = f"_spend_stage_{uuid.uuid4().hex[:10]}"
-    con.execute(f"CREATE TEMP TABLE {stage} AS {_resolved_sql(batch)}")
+    version = db.data_version(con)
+    stage = _stage(con, prepared)
+    name = common._register(con, stage)
     try:
-        con.execute(f"""CREATE TEMP TABLE {stage}_ov AS {_overlap_sql(stage)}""")
+        cached = prepared.cache.get("spend_overlaps")
+        ov = cached[1] if cached is not None and cached[0] == version else _overlaps(con, name)
         progress(0.15)
-        common._insert_new_suppliers(con, stage, upload_id)
+        common._insert_new_suppliers(con, name, upload_id)
         con.execute(
             f"""INSERT INTO departments (code, name, created_upload_id)
                 SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
                                             department), ?
-                FROM {stage} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
+                FROM {name} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
                 GROUP BY department""", [upload_id])
         progress(0.3)
-        con.execute(
-            f"""INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
-                                   department, service, project, invoice_no, description, category, category_source)
-                SELECT ?, r._row, r.posting_date, r.period, r.supplier_id, r.amount, r.account, r.department,
-                       r.service, r.project, r.invoice_no, r.description,
-                       coalesce(r.category_code, ?),
-                       CASE WHEN r.category_code IS NOT NULL THEN 'file' END
-                FROM {stage} r ANTI JOIN {stage}_ov o ON o._row = r._row
-                ORDER BY r._row""", [upload_id, categorize.UNCLASSIFIED])
-        progress(0.7)
-        categorize.categorize(con, upload_id)
-        progress(0.85)
+        # Categorised as they are inserted, by the same rules as categorize.categorize
+        # (categorize.pair_categories_sql, over the distinct supplier/account pairs):
+        # updating a million fresh rows afterwards would be slow.
+        cats = common._distinct_map(
+            con, stage, ["supplier_id", "account"],
+            lambda k: f"""SELECT k._k, pc.category, pc.category_source FROM {k} k
+                          LEFT JOIN ({categorize.pair_categories_sql(k)}) pc
+                            ON pc.supplier_id IS NOT DISTINCT FROM k.supplier_id
+                           AND pc.account IS NOT DISTINCT FROM k.account""")
+        final = stage.append_column("rule_category", cats.column("category")) \
+                     .append_column("rule_source", cats.column("category_source"))
+        if ov.num_rows:
+            final = final.filter(pc.invert(pc.is_in(final.column("_row"), value_set=ov.column("_row").combine_chunks())))
+        progress(0.5)
+        final_name = common._register(con, final)
+        try:
+            con.execute(
+                f"""INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
+                                       department, service, project, invoice_no, description, category, category_source)
+                    SELECT ?, _row, coalesce(posting_date, make_date(period // 100, period % 100, 1)),
+                           coalesce(period, year(posting_date) * 100 + month(posting_date)),
+                           supplier_id, amount, account, department, service, project, invoice_no, description,
+                           coalesce(category_code, rule_category),
+                           CASE WHEN category_code IS NOT NULL THEN 'file' ELSE rule_source END
+                    FROM {final_name}""", [upload_id])
+        finally:
+            con.unregister(final_name)
+        progress(0.8)
         linking.link_contracts(con, upload_id)
         rows, total = con.execute(
-            "SELECT count(*), sum(amount) FROM spend WHERE upload_id = ?", [upload_id]).fetchone()
-        n_sup = con.execute("SELECT count(*) FROM suppliers WHERE created_upload_id = ?", [upload_id]).fetchone()[0]
-        n_dep = con.execute("SELECT count(*) FROM departments WHERE created_upload_id = ?", [upload_id]).fetchone()[0]
-        n_ov = con.execute(f"SELECT count(*) FROM {stage}_ov").fetchone()[0]
+            "SELECT count(*), sum(amount) FROM spend WHERE upload_id = ?", [upload_id]).fetchall()[0]
+        n_sup = con.execute("SELECT count(*) FROM suppliers WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
+        n_dep = con.execute("SELECT count(*) FROM departments WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {stage}")
-        con.execute(f"DROP TABLE IF EXISTS {stage}_ov")
+        con.unregister(name)
     return CommitStats(rows=rows, total=float(total) if total is not None else None,
-                       details={"new_suppliers": n_sup, "new_departments": n_dep, "overlapping_rows": n_ov})
+                       details={"new_suppliers": n_sup, "new_departments": n_dep, "overlapping_rows": ov.num_rows})
 
 
 def _undo(con, user, upload_id: int) -> dict:
