@@ -366,28 +366,40 @@ def risk_matrix(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None) 
     return df.drop(columns=["observed_level"])
 
 
-def treemap(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None, top_n: int = 12) -> pd.DataFrame:
+TREEMAP_TOP_N = 12   # suppliers shown by name per category; the rest are grouped by level
+
+
+def _ranked_cte() -> str:
+    """CTEs ``ps`` (spend per category × supplier with the supplier's level there: the
+    highest level among its spend in the category) and ``ranked`` (its rank by spend
+    within the category). Needs ``l`` from ``_lines_cte``."""
+    return f"""
+        ps AS (SELECT category, supplier_id, sum(amount) AS amount,
+                      arg_max(level, {LEVEL_RANK_SQL.format(x='level')}) AS level,
+                      coalesce(sum(amount) FILTER (WHERE level = 'høy'), 0) AS amount_high,
+                      coalesce(sum(amount) FILTER (WHERE level = 'middels'), 0) AS amount_medium,
+                      coalesce(sum(amount) FILTER (WHERE level = 'lav'), 0) AS amount_low
+               FROM l GROUP BY ALL HAVING sum(amount) > 0),
+        ranked AS (SELECT *, row_number() OVER (PARTITION BY category ORDER BY amount DESC, supplier_id) AS rn
+                   FROM ps)"""
+
+
+def treemap(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None,
+            top_n: int = TREEMAP_TOP_N) -> pd.DataFrame:
     """Category → supplier by spend in the period: the ``top_n`` largest suppliers of each
-    category, the rest as one row per category (``supplier_id`` NULL, ``others`` = how
-    many). A supplier's level is the highest level among its spend in the category."""
+    category by name, the others grouped per level (``supplier_id`` NULL, ``others`` =
+    how many suppliers). A supplier's level is the highest level among its spend in the
+    category. Suppliers with zero or negative net spend (credit notes) are left out."""
     cte, params = _lines_cte(f, window(f.period), run_id)
     return con.execute(
-        f"""WITH {cte},
-            ps AS (SELECT category, supplier_id, sum(amount) AS amount,
-                          arg_max(level, {LEVEL_RANK_SQL.format(x='level')}) AS level,
-                          coalesce(sum(amount) FILTER (WHERE level = 'høy'), 0) AS amount_high,
-                          coalesce(sum(amount) FILTER (WHERE level = 'middels'), 0) AS amount_medium,
-                          coalesce(sum(amount) FILTER (WHERE level = 'lav'), 0) AS amount_low
-                   FROM l GROUP BY ALL HAVING sum(amount) > 0),
-            ranked AS (SELECT *, row_number() OVER (PARTITION BY category ORDER BY amount DESC, supplier_id) AS rn
-                       FROM ps)
+        f"""WITH {cte}, {_ranked_cte()}
             SELECT r.category, c.name_nb, c.name_en, r.supplier_id, p.name AS supplier_name, r.amount, r.level,
                    r.amount_high, r.amount_medium, r.amount_low, 0 AS others
             FROM ranked r JOIN categories c ON c.code = r.category
             LEFT JOIN suppliers p ON p.supplier_id = r.supplier_id
             WHERE r.rn <= ?
             UNION ALL
-            SELECT r.category, c.name_nb, c.name_en, NULL, NULL, sum(r.amount), NULL,
+            SELECT r.category, c.name_nb, c.name_en, NULL, NULL, sum(r.amount), r.level,
                    sum(r.amount_high), sum(r.amount_medium), sum(r.amount_low), count(*)
             FROM ranked r JOIN categories c ON c.code = r.category
             WHERE r.rn > ?
@@ -407,6 +419,9 @@ def _contract_facts_cte() -> str:
 def drilldown(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None, sel: Selection) -> pd.DataFrame:
     """The contracts behind a risk-map cell or tile, largest amount first.
 
+    A treemap selection with a level and no supplier is an "others" tile: the
+    suppliers outside the category's top ``TREEMAP_TOP_N`` whose level is that level.
+
     Spend-centric selections give one row per contract (and one per supplier for spend
     without contract, ``contract_id`` NULL) with the amount of the cell; a matrix cell
     gives its assessed contracts with their spend in the period. The amounts add up
@@ -419,6 +434,16 @@ def drilldown(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | None, se
             rows AS (SELECT contract_id, NULL::VARCHAR AS supplier_id, amount FROM mc
                      WHERE likelihood = ? AND consequence = ?)"""
         params = params + [sel.likelihood, sel.consequence]
+    elif sel.view == "treemap" and sel.level is not None and sel.supplier_id is None:
+        # a treemap "others" tile: the suppliers below the top N with that level
+        cte, params = _lines_cte(f, w, run_id)
+        base = f"""WITH {cte}, {facts}, {_ranked_cte()},
+            rows AS (SELECT contract_id, CASE WHEN contract_id IS NULL THEN supplier_id END AS supplier_id,
+                            sum(amount) AS amount
+                     FROM l WHERE category = ? AND supplier_id IN (
+                         SELECT supplier_id FROM ranked WHERE category = ? AND rn > ? AND level = ?)
+                     GROUP BY ALL)"""
+        params = params + [sel.category, sel.category, TREEMAP_TOP_N, sel.level]
     else:
         cte, params = _lines_cte(f, w, run_id)
         conds, extra = [], []

@@ -43,7 +43,8 @@ if contract_id:
     left, right = st.columns([3, 2])
     with left:
         st.subheader(t("views.kt.facts"))
-        st.dataframe(lv.facts_frame(lv.contract_facts(c)), hide_index=True, width="stretch")
+        facts = lv.facts_frame(lv.contract_facts(c))
+        st.dataframe(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
         if c["supplier_id"] and st.button(t("views.kt.open_supplier", name=c["supplier_name"] or c["supplier_id"]),
                                           icon=":material/business:"):
             lv.goto_supplier(c["supplier_id"])

@@ -42,7 +42,8 @@ if supplier_id:
     left, right = st.columns([3, 2])
     with left:
         st.subheader(t("views.lv.facts"))
-        st.dataframe(lv.facts_frame(lv.supplier_facts(s)), hide_index=True, width="stretch")
+        facts = lv.facts_frame(lv.supplier_facts(s))
+        st.dataframe(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
     with right:
         st.subheader(t("views.flags.title"))
         lv.red_flags(supplier_id)

@@ -46,7 +46,7 @@ def _on_select(chart_key: str, chart_view: str) -> None:
         raw = p.get("customdata") or p.get("id")
         if isinstance(raw, list):
             raw = raw[0] if raw else None
-        parsed = views.Selection.parse(str(raw).split("#")[0]) if raw else None
+        parsed = views.Selection.parse(str(raw)) if raw else None
         if parsed is not None:
             key = parsed.key
             break
@@ -64,8 +64,19 @@ def _show(fig: go.Figure, chart_view: str, mode: str = "points") -> None:
                     config={"displayModeBar": False})
 
 
+def _cell(cd: list[list[str]]) -> tuple[int, int] | None:
+    """Row and column of the selected cell in a grid of selection keys (for its frame)."""
+    if selection is None:
+        return None
+    for i, row in enumerate(cd):
+        for j, key in enumerate(row):
+            if key == selection.key:
+                return i, j
+    return None
+
+
 def _wrap(label: str, width: int = 16) -> str:
-    return "<br>".join(textwrap.wrap(label, width)) or label
+    return "<br>".join(textwrap.wrap(label, width, break_long_words=False)) or label
 
 
 name_col = "name_nb" if lang == "nb" else "name_en"
@@ -87,16 +98,17 @@ if view == "category_level":
                         amount=fmt.nok(rows.at[v, "amount"]), contracts=fmt.number(rows.at[v, "contracts"]))
                       for v in shown])
     fig = charts.selectable_heatmap(z[::-1], xlabels, ylabels[::-1], text=text[::-1], customdata=cd[::-1],
-                                    hovertext=hover[::-1], showscale=False)
+                                    hovertext=hover[::-1], showscale=False, highlight=_cell(cd[::-1]))
     charts.style(fig, title=t("views.rk.title_cat_level", period=period, scope=scope),
-                 subtitle=t("views.rk.sub_cat_level"), height=max(420, 70 * len(ylabels) + 170))
+                 subtitle=t("views.rk.sub_cat_level"), height=max(420, 70 * len(ylabels) + 200))
     fig.update_xaxes(side="top")
+    fig.update_layout(margin={"t": 150})
     _show(fig, view)
 elif view == "department_category":
     df = common.cached(views.risk_weighted_by_department_category, f, run.run_id)
     deps = df.drop_duplicates("department")
     cats = df.drop_duplicates("category")
-    xlabels = [_wrap(n) for n in cats[name_col]]
+    xlabels = [_wrap(n, 14) for n in cats[name_col]]
     ylabels = [f"{c} {n}" for c, n in zip(deps["department"], deps["department_name"])]
     z, text, cd, hover = [], [], [], []
     for dep, dep_label in zip(deps["department"], ylabels):
@@ -110,11 +122,12 @@ elif view == "department_category":
                         not_assessed=fmt.nok(rows.at[c, "not_assessed"]))
                       for c, n in zip(cats["category"], cats[name_col])])
     fig = charts.selectable_heatmap(z[::-1], xlabels, ylabels[::-1], text=text[::-1], customdata=cd[::-1],
-                                    hovertext=hover[::-1], colorscale="Oranges", showscale=False)
+                                    hovertext=hover[::-1], colorscale="Oranges", showscale=False,
+                                    highlight=_cell(cd[::-1]))
     charts.style(fig, title=t("views.rk.title_dep_cat", period=period, scope=scope),
                  subtitle=t("views.rk.sub_dep_cat"), height=max(460, 58 * len(ylabels) + 260))
-    fig.update_xaxes(side="top")
-    fig.update_layout(margin={"t": 190})
+    fig.update_xaxes(side="top", tickangle=0)
+    fig.update_layout(margin={"t": 230})
     _show(fig, view)
 elif view == "matrix":
     df = common.cached(views.risk_matrix, f, run.run_id)
@@ -133,7 +146,7 @@ elif view == "matrix":
                         amount=fmt.nok(cells.at[c, "amount"])) for c in ks])
     fig = charts.selectable_heatmap(z, [str(c) for c in ks], [str(k) for k in ks], text=text, customdata=cd,
                                     hovertext=hover, colorscale=charts.discrete_level_scale(), zmin=0, zmax=3,
-                                    showscale=False, xgap=4, ygap=4)
+                                    showscale=False, xgap=4, ygap=4, highlight=_cell(cd))
     charts.style(fig, title=t("views.rk.title_matrix", period=period, scope=scope),
                  subtitle=t("views.rk.sub_matrix", date=fmt.date(run.as_of)),
                  x_title=t("views.rk.consequence"), y_title=t("views.rk.likelihood"), height=680)
@@ -158,10 +171,10 @@ else:  # treemap
             texts.append(fmt.nok_short(grp["amount"].sum()))
             for r in grp.itertuples():
                 if r.others:
-                    ids.append(cat_id + "#andre")
-                    labels.append(t("views.rk.others", n=fmt.number(r.others)))
-                    colours.append(charts.NOT_ASSESSED_COLOR)
-                    texts.append(fmt.nok_short(r.amount))
+                    ids.append(views.Selection("treemap", category=code, level=r.level).key)
+                    labels.append(t("views.rk.others", n=fmt.number(r.others), level=lv.level_text(r.level).lower()))
+                    colours.append(charts.RISK_COLORS.get(r.level, charts.NOT_ASSESSED_COLOR))
+                    texts.append(f"{fmt.nok_short(r.amount)} · {lv.level_text(r.level)}")
                 else:
                     ids.append(views.Selection("treemap", category=code, supplier_id=r.supplier_id).key)
                     labels.append(r.supplier_name or r.supplier_id)
@@ -190,7 +203,9 @@ if selection is not None and selection.view == view:
             parts.append(lv.department_label(selection.department))
         if selection.category:
             parts.append(common.category_name(selection.category))
-        if selection.level:
+        if selection.level and selection.view == "treemap":
+            parts.append(t("views.rk.others_sel", level=lv.level_text(selection.level).lower()))
+        elif selection.level:
             parts.append(lv.level_text(selection.level))
         if selection.supplier_id:
             sup = drill["supplier_name"].dropna()
@@ -198,8 +213,11 @@ if selection is not None and selection.view == view:
     n_contracts = int(drill["contract_id"].notna().sum())
     st.subheader(t("views.rk.drill_title", what=" × ".join(parts), period=period))
     head = st.columns([4, 1])
-    head[0].markdown(t("views.rk.drill_summary", n=fmt.number(n_contracts), amount=fmt.nok(drill["amount"].sum()),
-                       no_contract=fmt.nok(drill.loc[drill["contract_id"].isna(), "amount"].sum())))
+    no_contract = drill.loc[drill["contract_id"].isna(), "amount"].sum()
+    summary = t("views.rk.drill_summary", n=fmt.number(n_contracts), amount=fmt.nok(drill["amount"].sum()))
+    if no_contract:
+        summary += " · " + t("views.rk.drill_no_contract", amount=fmt.nok(no_contract))
+    head[0].markdown(summary)
     if head[1].button(t("views.rk.clear"), icon=":material/close:"):
         st.query_params.pop("utvalg", None)
         st.rerun()

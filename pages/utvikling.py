@@ -32,6 +32,17 @@ def qlabel(d) -> str:
     return fmt.quarter_label(d.year, (d.month - 1) // 3 + 1) if lang == "nb" else f"Q{(d.month - 1) // 3 + 1} {d.year}"
 
 
+def qtick(d) -> str:
+    """Two-line axis label ('3. kv.<br>2025'): many quarters stay readable without tilting."""
+    return qlabel(d).replace(" 20", "<br>20", 1)
+
+
+def finish(fig: go.Figure) -> None:
+    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.22},
+                      uniformtext={"minsize": charts.FONT_SIZE - 3, "mode": "hide"})
+    fig.update_xaxes(tickangle=0)
+
+
 # 1. spend per quarter by risk level
 spend = common.cached(views.trend_spend, f)
 fig = go.Figure()
@@ -40,31 +51,36 @@ for level in views.ALL_LEVELS:
     if level == views.NOT_ASSESSED and not part["amount"].any():
         continue
     fig.add_trace(go.Bar(
-        x=[qlabel(d) for d in part["q_start"]], y=part["amount"], name=lv.level_text(level),
+        x=[qtick(d) for d in part["q_start"]], y=part["amount"], name=lv.level_text(level),
         marker_color=charts.RISK_COLORS.get(level, charts.NOT_ASSESSED_COLOR),
         customdata=[fmt.nok(v) for v in part["amount"]],
         hovertemplate="%{x}<br>%{fullData.name}: %{customdata}<extra></extra>"))
 charts.style(fig, title=t("views.ut.title_spend", span=span, scope=scope), subtitle=t("views.ut.sub_spend"),
              y_title=t("oversikt.axis_amount"), height=500)
-fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
+finish(fig)
 fig.update_yaxes(tickformat=",.0f")
-st.plotly_chart(fig, key="ut_spend")
+if spend["amount"].abs().sum() == 0:
+    st.info(t("views.ut.no_spend", span=span), icon=":material/info:")
+else:
+    st.plotly_chart(fig, key="ut_spend")
 
 # 2. the risk picture at each quarter end
 risk_q = common.cached(views.trend_risk, f)
 assessed = risk_q[risk_q["run_id"].notna()]
 if assessed.empty:
     lv.no_risk_run()
+elif assessed[list(views.LEVELS)].to_numpy().sum() == 0:
+    st.info(t("views.ut.no_contracts"), icon=":material/info:")
 else:
     fig = go.Figure()
     for level in reversed(views.LEVELS):
         fig.add_trace(go.Bar(
-            x=[qlabel(d) for d in assessed["q_start"]], y=assessed[level], name=lv.level_text(level),
+            x=[qtick(d) for d in assessed["q_start"]], y=assessed[level], name=lv.level_text(level),
             marker_color=charts.RISK_COLORS[level], text=[fmt.number(v) for v in assessed[level]],
             textposition="inside", hovertemplate="%{x}<br>%{fullData.name}: %{text}<extra></extra>"))
     charts.style(fig, title=t("views.ut.title_risk", span=span, scope=scope), subtitle=t("views.ut.sub_risk"),
                  y_title=t("views.ut.axis_contracts"), height=480)
-    fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
+    finish(fig)
     st.plotly_chart(fig, key="ut_risk")
     first = assessed["as_of"].min()
     if len(assessed) < len(risk_q):
@@ -76,13 +92,13 @@ fig = go.Figure()
 step_colours = {1: "#9FC5E8", 2: "#3D85C6", 3: "#073763"}
 for step in (1, 2, 3):
     part = ctl[ctl["step"] == step]
-    fig.add_trace(go.Bar(x=[qlabel(d) for d in part["q_start"]], y=part["controls"],
+    fig.add_trace(go.Bar(x=[qtick(d) for d in part["q_start"]], y=part["controls"],
                          name=t("views.step.n", n=step), marker_color=step_colours[step],
                          text=[fmt.number(v) if v else "" for v in part["controls"]], textposition="inside",
                          hovertemplate="%{x}<br>%{fullData.name}: %{y}<extra></extra>"))
 charts.style(fig, title=t("views.ut.title_controls", span=span, scope=scope), y_title=t("views.ut.axis_controls"),
              height=440)
-fig.update_layout(barmode="stack", legend={"orientation": "h", "y": -0.15})
+finish(fig)
 if ctl["controls"].sum() == 0:
     st.info(t("views.ut.no_controls"), icon=":material/info:")
 else:
@@ -93,7 +109,7 @@ fnd = common.cached(views.trend_findings, f)
 if fnd[["opened", "closed", "open_at_end"]].to_numpy().sum() == 0:
     st.info(t("views.ut.no_findings"), icon=":material/info:")
 else:
-    x = [qlabel(d) for d in fnd["q_start"]]
+    x = [qtick(d) for d in fnd["q_start"]]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=x, y=fnd["opened"], name=t("views.ut.opened"), marker_color=charts.RISK_COLORS["høy"],
                          hovertemplate="%{x}<br>%{fullData.name}: %{y}<extra></extra>"))
@@ -104,7 +120,8 @@ else:
                              hovertemplate="%{x}<br>%{fullData.name}: %{y}<extra></extra>"))
     charts.style(fig, title=t("views.ut.title_findings", span=span, scope=scope), y_title=t("views.ut.axis_findings"),
                  height=440)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
+    finish(fig)
+    fig.update_layout(barmode="group")
     st.plotly_chart(fig, key="ut_findings")
 
 with st.expander(t("views.ut.table")):

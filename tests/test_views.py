@@ -234,8 +234,15 @@ def test_treemap_top_n_and_others(small):
     top = bygg[bygg["others"] == 0]
     assert top["supplier_id"].tolist() == ["911111111"] and top["level"].tolist() == ["høy"]
     rest = bygg[bygg["others"] > 0]
-    assert rest["amount"].tolist() == [1000] and rest["others"].tolist() == [1]
+    assert rest["amount"].tolist() == [1000] and rest["others"].tolist() == [1] and rest["level"].tolist() == ["lav"]
     assert df["amount"].sum() == 4950
+
+
+def test_treemap_others_tile_drilldown(small, monkeypatch):
+    monkeypatch.setattr(views, "TREEMAP_TOP_N", 1)
+    others = views.Selection("treemap", category="BYGG", level="lav")
+    assert views.drilldown(small, Y2025, 2, others)[["contract_id", "amount"]].values.tolist() == [["K-2", 1000]]
+    assert views.drilldown(small, Y2025, 2, views.Selection("treemap", category="BYGG", level="høy")).empty
 
 
 def test_selection_key_round_trip_and_bad_input():
@@ -355,6 +362,11 @@ def test_demo_drilldowns_add_up(demo_con):
         d = views.drilldown(demo_con, f, run.run_id, views.Selection("matrix", likelihood=r.likelihood,
                                                                       consequence=r.consequence))
         assert len(d) == r.contracts and d["amount"].sum() == pytest.approx(r.amount)
+    tm = views.treemap(demo_con, f, run.run_id)
+    for r in tm[tm["category"].isin(["BYGG", "PERSONELL"])].itertuples():
+        sel = (views.Selection("treemap", category=r.category, level=r.level) if r.others
+               else views.Selection("treemap", category=r.category, supplier_id=r.supplier_id))
+        assert views.drilldown(demo_con, f, run.run_id, sel)["amount"].sum() == pytest.approx(r.amount)
     k = views.kpis(demo_con, f)["now"]
     assert sum(k["contracts"].values()) == m["contracts"].sum()
     assert k["contracts"]["høy"] == m.loc[m["level"] == "høy", "contracts"].sum()

@@ -291,3 +291,38 @@ def test_page_without_risk_run(monkeypatch, no_risk_db, page):
     at = open_page(monkeypatch, no_risk_db, page)
     assert not at.error
     assert any("risikovurdering" in s.lower() for s in texts(at))
+
+
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory):
+    """The hand-computed database of test_views.py, with its two risk runs."""
+    path = tmp_path_factory.mktemp("small") / "small.duckdb"
+    c = db.connect(path)
+    build_small(c)
+    db.set_meta(c, "demo", "true")
+    c.close()
+    return path
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_with_no_data_for_the_filter(monkeypatch, small_db, page):
+    """Department 2000 bought nothing in Personell: every page says so, no empty axes."""
+    at = open_page(monkeypatch, small_db, page, {"avdeling": "2000", "kategori": "PERSONELL"})
+    assert not at.get("plotly_chart")
+    assert at.info, "an empty state must say what to do"
+
+
+def test_small_database_numbers(monkeypatch, small_db):
+    """The hand-computed numbers of test_views.py, as the pages show them."""
+    m = metrics(open_page(monkeypatch, small_db, "oversikt"))
+    assert m["Samlet innkjøp 2025"][0] == "4 950 kr"
+    assert m["Innkjøp på kontrakter med høy risiko"][0] == "3 500 kr"
+    assert m["Innkjøp på kontrakter med høy risiko"][1].startswith("+1 900 kr")
+    assert m["Innkjøp uten kontrakt"][0] == "450 kr"
+    assert m["Åpne avvik per 31.12.2025"][0] == "1"
+    assert m["Høyrisikokontrakter kontrollert i 2025"][0] == "100,0 %"
+    at = open_page(monkeypatch, small_db, "risikokart",
+                   {"utvalg": views.Selection("category_level", category="PERSONELL", level="høy").key})
+    table = at.dataframe[0].value
+    assert table["Kontrakt"].tolist() == ["(uten kontrakt)"] and table["Leverandør"].tolist() == ["Gamma Renhold AS"]
+    assert table["Innkjøp i ruten"].tolist() == ["400 kr"]

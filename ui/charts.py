@@ -39,14 +39,14 @@ SEQUENTIAL = "Blues"             # amounts: one hue, light → dark, safe for co
 
 def selectable_heatmap(z, x, y, *, text, customdata, hovertext, colorscale=SEQUENTIAL,
                        zmin=None, zmax=None, showscale: bool = True, colorbar_title: str | None = None,
-                       xgap: int = 2, ygap: int = 2) -> go.Figure:
+                       xgap: int = 2, ygap: int = 2, highlight: tuple[int, int] | None = None) -> go.Figure:
     """A heatmap whose cells can be clicked in Streamlit.
 
     Plotly heatmaps have no point selection, so an invisible marker sits on every
     cell centre; with ``hoverdistance=-1`` the nearest marker (= the cell under the
     pointer) takes hover and click. ``customdata`` (one value per cell, same shape as
-    ``z``) comes back in ``st.plotly_chart(..., on_select=...)`` selection points. The
-    selected cell gets a black frame."""
+    ``z``) comes back in ``st.plotly_chart(..., on_select=...)`` selection points.
+    ``highlight`` = (row, column) of the chosen cell, drawn with a black frame."""
     fig = go.Figure()
     fig.add_trace(go.Heatmap(
         z=z, x=x, y=y, text=text, texttemplate="%{text}", textfont={"size": FONT_SIZE},
@@ -62,13 +62,18 @@ def selectable_heatmap(z, x, y, *, text, customdata, hovertext, colorscale=SEQUE
             ht.append(hovertext[i][j])
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers", customdata=cd, hovertext=ht, hovertemplate="%{hovertext}<extra></extra>",
-        marker={"symbol": "square-open", "size": 46, "color": "#000000", "opacity": 0, "line": {"width": 4}},
-        selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0}},
+        marker={"symbol": "square", "size": 40, "color": "#000000", "opacity": 0},
+        selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
         showlegend=False, name="",
     ))
     fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False)
-    fig.update_xaxes(type="category", showgrid=False)
-    fig.update_yaxes(type="category", showgrid=False)
+    if highlight is not None:
+        r, c = highlight
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, xref="x", yref="y",
+                      line={"color": "#000000", "width": 5}, fillcolor="rgba(0,0,0,0)", layer="above")
+    # exactly the cells: the invisible markers must not pad the axes
+    fig.update_xaxes(type="category", showgrid=False, zeroline=False, range=[-0.5, len(x) - 0.5])
+    fig.update_yaxes(type="category", showgrid=False, zeroline=False, range=[-0.5, len(y) - 0.5])
     return fig
 
 

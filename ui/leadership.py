@@ -212,6 +212,11 @@ def facts_frame(pairs: list[tuple[str, str]]) -> pd.DataFrame:
                          t("views.facts.value"): [p[1] for p in pairs]})
 
 
+def full_height(rows: int) -> int:
+    """Pixel height that shows every row of a small table without scrolling."""
+    return 35 * (rows + 1) + 3
+
+
 def contract_facts(c: dict) -> list[tuple[str, str]]:
     sup = c.get("supplier_name") or c.get("supplier_id") or "–"
     if c.get("orgnr"):
@@ -274,6 +279,13 @@ def red_flags(supplier_id: str | None) -> None:
     st.caption(t("views.flags.basis", date=date_text(s.get("register_extract_date"))))
 
 
+def quarter_tick(year: int, quarter: int) -> str:
+    """Two-line quarter label for chart axes: '3. kv.<br>2025' / 'Q3<br>2025'."""
+    if i18n.get_language() == "nb":
+        return f"{quarter}. kv.<br>{year}"
+    return f"Q{quarter}<br>{year}"
+
+
 def spend_chart(df: pd.DataFrame, *, title: str, period=None, key: str, split_no_contract: bool = False) -> None:
     """Spend per quarter (all time), the chosen period's quarters highlighted."""
     import plotly.graph_objects as go
@@ -283,7 +295,7 @@ def spend_chart(df: pd.DataFrame, *, title: str, period=None, key: str, split_no
     if df.empty:
         st.info(t("views.no_spend_ever"), icon=":material/info:")
         return
-    labels = [fmt.quarter_label(int(y), int(q)) for y, q in zip(df["year"], df["quarter"])]
+    labels = [quarter_tick(int(y), int(q)) for y, q in zip(df["year"], df["quarter"])]
     in_period = [period is None or (period.start.year, period.start.month) <= (int(y), 3 * int(q) - 2)
                  and (int(y), 3 * int(q)) <= (period.end.year, period.end.month)
                  for y, q in zip(df["year"], df["quarter"])]
@@ -302,7 +314,8 @@ def spend_chart(df: pd.DataFrame, *, title: str, period=None, key: str, split_no
         fig.add_trace(go.Bar(x=labels, y=df["amount"], marker_color=[charts.PRIMARY if p else "#9FC5E8" for p in in_period],
                              customdata=[nok_text(v) for v in df["amount"]],
                              hovertemplate="%{x}<br>%{customdata}<extra></extra>"))
-    charts.style(fig, title=title, y_title=t("oversikt.axis_amount"), height=420)
+    charts.style(fig, title=title, y_title=t("oversikt.axis_amount"), height=440)
+    fig.update_xaxes(tickangle=0)
     fig.update_yaxes(tickformat=",.0f")
     st.plotly_chart(fig, key=key)
     if period is not None and not split_no_contract:
