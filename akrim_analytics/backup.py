@@ -175,3 +175,38 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
     return {"db": str(target), "from": str(src), "schema_version": manifest["schema_version"],
             "migrations_applied": applied, "previous_file_kept_as": str(kept) if kept else None,
             "rows": sum(t["rows"] for t in manifest["tables"].values())}
+
+
+def default_dir(db_file: str | os.PathLike) -> Path:
+    """Where backups taken from the app go: ``$AKRIM_BACKUP_DIR``, else ``backups/`` next
+    to the database file."""
+    env = os.environ.get("AKRIM_BACKUP_DIR")
+    return Path(env) if env else Path(db_file).resolve().parent / "backups"
+
+
+def list_backups(directory: str | os.PathLike) -> list[dict]:
+    """The complete backups in ``directory`` (newest first): path, time, schema version, rows."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    out = []
+    for sub in d.iterdir():
+        if not sub.is_dir() or sub.name.endswith(".partial"):
+            continue
+        try:
+            m = read_manifest(sub)
+        except BackupError:
+            continue
+        out.append({"path": str(sub), "name": sub.name, "created_at": m.get("created_at"),
+                    "created_by": m.get("created_by"), "schema_version": m.get("schema_version"),
+                    "rows": sum(t["rows"] for t in m.get("tables", {}).values()),
+                    "spend_total": m.get("spend_total")})
+    return sorted(out, key=lambda b: b["created_at"] or "", reverse=True)
+
+
+def backup_into(con: duckdb.DuckDBPyConnection, directory: str | os.PathLike, user: User, *,
+                source: str | None = None) -> dict:
+    """A backup in a new dated sub-directory of ``directory`` (created if needed)."""
+    require(user, "admin", "back up the database")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return backup(con, directory, user, source=source)

@@ -1,10 +1,14 @@
-"""Brukere (admin): accounts, roles, locks; for single sign-on the allow-list."""
+"""Brukere (admin): accounts, roles, locks; for single sign-on the allow-list; and taking a
+backup while the app runs (DuckDB lets only this process open the file)."""
 from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from akrim_analytics import auth, fmt, users
+from akrim_analytics import auth, backup, fmt, users
 from akrim_analytics.i18n import t
 from ui import common, login
 
@@ -138,3 +142,34 @@ with right:
                             st.error(t(e.key, **e.params))
                         else:
                             _done(t("auth.users.password_set", username=picked))
+
+st.divider()
+with st.expander(t("auth.backup.title"), icon=":material/backup:"):
+    target = backup.default_dir(common.db_path())
+    st.caption(t("auth.backup.intro", dir=str(target)))
+    if st.button(t("auth.backup.now"), icon=":material/save:", key="backup_now"):
+        try:
+            m = backup.backup_into(con, target, user, source=common.db_path())
+        except (backup.BackupError, OSError) as e:
+            st.error(t("auth.backup.failed", error=str(e)))
+        else:
+            _done(t("auth.backup.done", name=Path(m["path"]).name,
+                    rows=fmt.number(sum(v["rows"] for v in m["tables"].values()))))
+    found = backup.list_backups(target)
+    if not found:
+        st.caption(t("auth.backup.none"))
+    else:
+        st.dataframe(
+            {
+                t("auth.backup.col_name"): [b["name"] for b in found],
+                t("auth.backup.col_time"): [fmt.datetime(datetime.fromisoformat(b["created_at"])) if b["created_at"]
+                                            else "–" for b in found],
+                t("auth.backup.col_by"): [b["created_by"] or "–" for b in found],
+                t("auth.backup.col_rows"): [fmt.number(b["rows"]) for b in found],
+                t("auth.backup.col_version"): [b["schema_version"] for b in found],
+            },
+            hide_index=True,
+        )
+        st.caption(t("auth.backup.restore_help"))
+        st.code(f"python -m akrim_analytics restore --from {found[0]['path']} --db {common.db_path()} --force",
+                language="sh")

@@ -296,3 +296,23 @@ def test_audit_log_export_is_neutralised_and_logged(live_db):
     with pytest.raises(auth.PermissionDenied):
         audit.export_workbook(c, auth.User("ola", "analytiker"))
     c.close()
+
+
+def test_backup_from_the_running_app(live_db, tmp_path, monkeypatch):
+    from akrim_analytics import backup
+
+    monkeypatch.setenv("AKRIM_BACKUP_DIR", str(tmp_path / "backups"))
+    at = as_admin("pages/brukere.py")
+    assert not at.exception and "Ingen sikkerhetskopier" in shown(at)
+    button(at, "Ta sikkerhetskopi nå").click().run()
+    assert not at.exception and "er laget" in " ".join(s.value for s in at.success)
+    found = backup.list_backups(tmp_path / "backups")
+    assert len(found) == 1 and found[0]["created_by"] == "anne"
+    assert any("restore --from" in c.value for c in at.code)
+    # The backup restores to the same accounts.
+    r = backup.restore(found[0]["path"], tmp_path / "restored.duckdb")
+    c = db.connect(tmp_path / "restored.duckdb")
+    try:
+        assert users.authenticate(c, "ola", PW).ok
+    finally:
+        c.close()

@@ -161,6 +161,7 @@ EXPECTED = {
     "akrim_analytics.users.logout": "leder",
     "akrim_analytics.backup.backup": "admin",
     "akrim_analytics.backup.restore": "admin",
+    "akrim_analytics.backup.backup_into": "admin",
     "akrim_analytics.audit.export_workbook": "admin",
     "akrim_analytics.export.record_export": "leder",
     # Reports are what a leder reads: generating one freezes the quarter's figures (an
