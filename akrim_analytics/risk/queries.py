@@ -142,7 +142,7 @@ def high_risk_spend_by_category(con: duckdb.DuckDBPyConnection, run_id: int | No
     col = {"name_nb": "c.name_nb", "name_en": "c.name_en", "code": "c.code"}[key]
     rows = con.execute(
         f"""SELECT {col}, sum(a.spend_12m) AS amount
-            FROM risk_assessments a JOIN categories c ON c.code = a.category
+            FROM risk_assessments a JOIN categories c ON c.code = coalesce(a.category, 'UKLASS')
             WHERE a.run_id = ? AND a.entity_type = 'contract' AND a.level = ?
             GROUP BY ALL ORDER BY amount DESC""", [run_id, level]).fetchall()
     return {name: float(amount) for name, amount in rows}
