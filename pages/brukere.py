@@ -126,7 +126,7 @@ with right:
 
         if not sso or row["has_password"]:
             with st.expander(t("auth.users.set_password"), icon=":material/key:"):
-                with st.form("set_password_form"):
+                with st.form("set_password_form", clear_on_submit=True):
                     sp1 = st.text_input(t("auth.sidebar.new_password"), type="password", key="set_pw1",
                                         autocomplete="new-password")
                     sp2 = st.text_input(t("auth.sidebar.repeat_password"), type="password", key="set_pw2",

@@ -78,6 +78,7 @@ def test_login_logout_and_audit(live_db):
     at = app().run()
     login(at, "anne", "feil passord!!")
     assert not at.exception and "Feil brukernavn eller passord" in shown(at)
+    assert at.session_state["login_password"] == "" and at.session_state["login_username"] == "anne"
     login(at, "ANNE", PW)
     assert not at.exception
     assert at.session_state["user"] == auth.User("anne", "admin", "Anne Admin")

@@ -99,6 +99,7 @@ def session_user() -> auth.User | None:
         except ValueError as e:
             st.session_state["_sso_error"] = str(e)
             return None
+        st.session_state.pop("_sso_error", None)
         decision = users.sso_user(common.con(), claims, settings)
         if st.session_state.get("_sso_recorded") != (decision.identity, decision.reason):
             users.record_sso_login(common.con(), decision)
@@ -159,23 +160,32 @@ def _render_local() -> None:
         return
     with st.form("login", border=True, width=420):
         st.subheader(t("auth.login.title"))
-        username = st.text_input(t("auth.login.username"), key="login_username", autocomplete="username")
-        password = st.text_input(t("auth.login.password"), type="password", key="login_password",
-                                 autocomplete="current-password")
-        submitted = st.form_submit_button(t("auth.login.submit"), type="primary")
-    if not submitted:
+        st.text_input(t("auth.login.username"), key="login_username", autocomplete="username")
+        st.text_input(t("auth.login.password"), type="password", key="login_password",
+                      autocomplete="current-password")
+        st.form_submit_button(t("auth.login.submit"), type="primary", on_click=_submit_login)
+    result: users.LoginResult | None = st.session_state.pop("_login_result", None)
+    if result is None:
         return
-    result = users.authenticate(con, username, password)
-    if result.ok:
-        st.session_state["user"] = result.user
-        st.session_state["_auth"] = {"method": "local", "since": time.time()}
-        st.rerun()
-    elif result.status == "locked":
+    if result.status == "locked":
         st.error(t("auth.login.locked", until=fmt.datetime(result.locked_until)), icon=":material/lock_clock:")
     elif result.attempts_left is not None and result.attempts_left <= 2:
         st.error(t("auth.login.attempts_left", n=result.attempts_left), icon=":material/error:")
     else:
         st.error(t("auth.login.invalid"), icon=":material/error:")
+
+
+def _submit_login() -> None:
+    """The form's callback: check the password, then forget it (it is not kept in the
+    session, not even in the widget)."""
+    ss = st.session_state
+    result = users.authenticate(common.con(), ss.get("login_username") or "", ss.get("login_password") or "")
+    ss["login_password"] = ""
+    if result.ok:
+        ss["user"] = result.user
+        ss["_auth"] = {"method": "local", "since": time.time()}
+    else:
+        ss["_login_result"] = result
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -207,7 +217,7 @@ def sidebar_account(user: auth.User) -> None:
 
 
 def _change_password_form(user: auth.User) -> None:
-    with st.form("change_password", border=False):
+    with st.form("change_password", border=False, clear_on_submit=True):
         old = st.text_input(t("auth.sidebar.old_password"), type="password", autocomplete="current-password")
         new = st.text_input(t("auth.sidebar.new_password"), type="password", autocomplete="new-password")
         rep = st.text_input(t("auth.sidebar.repeat_password"), type="password", autocomplete="new-password")
