@@ -151,3 +151,63 @@ def test_every_write_function_reaches_audit_log():
     assert {"create_user", "record_export", "backup"} <= auditing
     missing = [f"{m}.{n}" for m, n in WRITE_FUNCTIONS if n not in auditing]
     assert not missing, f"write functions that never reach audit.log: {missing}"
+
+
+# Downloads that are not exports of data (and why).
+NOT_DATA_DOWNLOADS = {
+    ("pages/innstillinger.py", "risk.settings.download"): "the risk model's settings file (TOML), no data",
+}
+
+
+def _auditing_names() -> set[str]:
+    from test_auth_roles import _core_modules
+
+    graph: dict[str, set[str]] = {}
+    auditing: set[str] = set()
+    for modname in _core_modules():
+        for name, fn in _module_functions(modname).items():
+            graph.setdefault(name, set()).update(_called_names(fn))
+            if _calls_audit_log(fn):
+                auditing.add(name)
+    changed = True
+    while changed:
+        changed = False
+        for n, calls in graph.items():
+            if n not in auditing and calls & auditing:
+                auditing.add(n)
+                changed = True
+    return auditing
+
+
+def test_every_download_in_the_app_is_audited():
+    """Each st.download_button either logs the export when clicked (on_click) or builds
+    its file with a function that reaches audit.log (deferred download)."""
+    from conftest import REPO
+
+    auditing = _auditing_names()
+    bad = []
+    for path in sorted([*(REPO / "pages").glob("*.py"), *(REPO / "ui").glob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "download_button"):
+                continue
+            rel = str(path.relative_to(REPO))
+            label = ast.unparse(node.args[0]) if node.args else ""
+            if any(rel == f and key in label for f, key in NOT_DATA_DOWNLOADS):
+                continue
+            kw = {k.arg: k.value for k in node.keywords}
+            if "on_click" in kw and ast.unparse(kw["on_click"]).endswith("record_export"):
+                continue
+            data = kw.get("data", node.args[1] if len(node.args) > 1 else None)
+            target = None
+            if isinstance(data, ast.Lambda):
+                target = data
+            elif isinstance(data, ast.Name):
+                target = defs.get(data.id)
+            elif isinstance(data, ast.Call) and isinstance(data.func, ast.Name):
+                target = defs.get(data.func.id)
+            if target is None or not (_called_names(target) & (auditing | {"record_export"})):
+                bad.append(f"{rel}:{node.lineno} {label}")
+    assert not bad, "downloads that are not audit-logged: " + "; ".join(bad)
