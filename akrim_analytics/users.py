@@ -259,11 +259,13 @@ class SsoSettings:
     ``preferred_username``; ``email`` is only present when the account has a mailbox).
     ``role_claim`` + ``role_map``: e.g. ``roles`` with app-role values, or ``groups`` with
     group object ids, mapped to leder/analytiker/admin; the highest mapped role wins.
-    Without a mapped claim value the allow-list in the ``users`` table decides."""
+    Without a mapped claim value the allow-list decides: the ``users`` table (Brukere page),
+    then ``allow`` (``[access.allow]`` in secrets.toml, e.g. to let the first administrator in)."""
     identity_claims: tuple[str, ...] = ("email", "preferred_username", "upn")
     role_claim: str | None = None
     role_map: Mapping[str, str] = field(default_factory=dict)
     provider: str | None = None      # a named [auth.<provider>] section, else the default
+    allow: Mapping[str, str] = field(default_factory=dict)   # [access.allow]: e-mail/UPN -> role
 
     @classmethod
     def from_mapping(cls, m: Mapping | None) -> "SsoSettings":
@@ -275,14 +277,18 @@ class SsoSettings:
         bad = sorted({v for v in role_map.values() if v not in _RANK})
         if bad:
             raise ValueError(f"[access.role_map]: unknown role(s) {', '.join(bad)}; use one of {', '.join(ROLES)}")
-        return cls(tuple(claims), m.get("role_claim") or None, role_map, m.get("provider") or None)
+        allow = {normalise(str(k)): str(v) for k, v in dict(m.get("allow") or {}).items()}
+        bad = sorted({v for v in allow.values() if v not in _RANK})
+        if bad:
+            raise ValueError(f"[access.allow]: unknown role(s) {', '.join(bad)}; use one of {', '.join(ROLES)}")
+        return cls(tuple(claims), m.get("role_claim") or None, role_map, m.get("provider") or None, allow)
 
 
 @dataclass(frozen=True)
 class SsoDecision:
     user: User | None
     identity: str | None
-    reason: str                      # claim | allow_list | no_identity | inactive | not_allowed
+    reason: str          # claim | allow_list | config_allow_list | no_identity | inactive | not_allowed
 
 
 def sso_user(con: duckdb.DuckDBPyConnection, claims: Mapping, settings: SsoSettings) -> SsoDecision:
@@ -306,6 +312,8 @@ def sso_user(con: duckdb.DuckDBPyConnection, claims: Mapping, settings: SsoSetti
             return SsoDecision(User(identity, max(mapped, key=_RANK.__getitem__), name), identity, "claim")
     if row is not None:
         return SsoDecision(User(identity, row[0], name), identity, "allow_list")
+    if identity in settings.allow:
+        return SsoDecision(User(identity, settings.allow[identity], name), identity, "config_allow_list")
     return SsoDecision(None, identity, "not_allowed")
 
 

@@ -284,3 +284,16 @@ def test_write_lock_serialises_transactions(con):
     for th in threads:
         th.join()
     assert not errors and db.data_version(con) == 80
+
+
+def test_sso_allow_list_in_the_configuration(con):
+    settings = users.SsoSettings.from_mapping({"allow": {"Ops@Kommune.no": "admin"}})
+    d = users.sso_user(con, {"email": "ops@kommune.no"}, settings)
+    assert d.user == User("ops@kommune.no", "admin", None) and d.reason == "config_allow_list"
+    # The database wins: an account there (here deactivated) overrides the configuration.
+    users.create_user(con, auth.SYSTEM, "ops@kommune.no", "leder")
+    assert users.sso_user(con, {"email": "ops@kommune.no"}, settings).user.role == "leder"
+    users.update_user(con, auth.SYSTEM, "ops@kommune.no", active=False)
+    assert users.sso_user(con, {"email": "ops@kommune.no"}, settings).reason == "inactive"
+    with pytest.raises(ValueError, match="sjef"):
+        users.SsoSettings.from_mapping({"allow": {"x@k.no": "sjef"}})

@@ -50,7 +50,8 @@ def sso_settings() -> users.SsoSettings:
     if settings.provider is None:
         named = [k for k, v in (_auth_section() or {}).items() if isinstance(v, Mapping) and "client_id" in v]
         if len(named) == 1 and "client_id" not in (_auth_section() or {}):
-            settings = users.SsoSettings(settings.identity_claims, settings.role_claim, settings.role_map, named[0])
+            settings = users.SsoSettings(settings.identity_claims, settings.role_claim, settings.role_map, named[0],
+                                         settings.allow)
     return settings
 
 
