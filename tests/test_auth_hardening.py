@@ -263,3 +263,34 @@ def test_streamlit_config_limits_uploads_and_keeps_xsrf_on():
 def test_secrets_file_is_ignored_by_git():
     ignored = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert any(line.strip() in (".streamlit/secrets.toml", "secrets.toml", "**/secrets.toml") for line in ignored)
+
+
+def test_a_files_headers_and_values_never_become_sql(con, tmp_path):
+    """Column names and cells from an uploaded file are data: mapped in Python/Arrow and
+    bound, never written into SQL text (also when a hostile header is mapped to a field)."""
+    from akrim_analytics import importer
+
+    evil_header = 'kanari"; DROP TABLE spend; --'
+    path = tmp_path / "reskontro.csv"
+    import pandas as pd
+
+    pd.DataFrame({
+        "Bilagsdato": [f"0{d}.03.2025" for d in range(1, 8)],
+        "Leverandørnavn": [f"kanari' ); DROP TABLE spend; -- {d}" for d in range(1, 8)],
+        "Org.nr.": ["974760673"] * 7,
+        "Beløp": [f"{d}00,50" for d in range(1, 8)],
+        evil_header: [f"kanari x{d}" for d in range(1, 8)],
+        "kanari' OR '1'='1": ['=HYPERLINK("kanari")'] * 7,
+    }).to_csv(path, sep=";", index=False, encoding="utf-8")
+    log: list[str] = []
+    rec = RecordingConnection(con.cursor(), log)
+    r = importer.import_file(rec, auth.User("ola", "analytiker"), path, kind="spend")
+    prepared = importer.prepare(rec, path, kind="spend", file_name="igjen.csv",
+                                mapping={"description": evil_header})
+    assert r.rows == 7 and prepared.report["rows_read"] == 7 and prepared.mapping["description"] == evil_header
+    assert len(log) > 20
+    hits = [s for s in log if "kanari" in s]
+    assert not hits, hits[0][:300]
+    assert con.execute("SELECT count(*) FROM spend").fetchone()[0] == 7
+    names = con.execute("SELECT DISTINCT s.name FROM suppliers s JOIN spend USING (supplier_id)").fetchall()
+    assert any("DROP TABLE" in n[0] for n in names)        # stored as the text it is
