@@ -44,8 +44,9 @@ if contract_id:
     with left:
         st.subheader(t("views.kt.facts"))
         facts = lv.facts_frame(lv.contract_facts(c))
-        st.dataframe(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
-        if c["supplier_id"] and st.button(t("views.kt.open_supplier", name=c["supplier_name"] or c["supplier_id"]),
+        lv.table(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
+        if c["supplier_id"] and st.button(t("views.kt.open_supplier",
+                                            name=lv.md_escape(c["supplier_name"] or c["supplier_id"])),
                                           icon=":material/business:"):
             lv.goto_supplier(c["supplier_id"])
     with right:

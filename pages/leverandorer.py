@@ -43,7 +43,7 @@ if supplier_id:
     with left:
         st.subheader(t("views.lv.facts"))
         facts = lv.facts_frame(lv.supplier_facts(s))
-        st.dataframe(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
+        lv.table(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
     with right:
         st.subheader(t("views.flags.title"))
         lv.red_flags(supplier_id)

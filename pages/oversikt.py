@@ -78,7 +78,7 @@ else:
     with st.expander(t("oversikt.table_caption")):
         table = data.sort_values("amount", ascending=False)
         total = table["amount"].sum()
-        st.dataframe(
+        lv.table(
             {
                 t("oversikt.col_category"): table[name_col].tolist(),
                 t("oversikt.col_amount"): [fmt.nok(v) for v in table["amount"]],

@@ -186,7 +186,7 @@ else:  # treemap
             ids=ids, labels=labels, parents=parents, values=values, branchvalues="total", text=texts,
             texttemplate="<b>%{label}</b><br>%{text}", hovertemplate="<b>%{label}</b><br>%{text}<extra></extra>",
             marker={"colors": colours, "line": {"width": 1, "color": "#FFFFFF"}}, maxdepth=3,
-            textfont={"size": charts.FONT_SIZE}, pathbar={"visible": True},
+            textfont={"size": charts.FONT_SIZE}, pathbar={"visible": True, "side": "bottom"},
         ))
         charts.style(fig, title=t("views.rk.title_treemap", period=period, scope=scope),
                      subtitle=t("views.rk.sub_treemap"), height=700)
@@ -211,7 +211,7 @@ if selection is not None and selection.view == view:
             sup = drill["supplier_name"].dropna()
             parts.append(sup.iloc[0] if len(sup) else selection.supplier_id)
     n_contracts = int(drill["contract_id"].notna().sum())
-    st.subheader(t("views.rk.drill_title", what=" × ".join(parts), period=period))
+    st.subheader(t("views.rk.drill_title", what=lv.md_escape(" × ".join(parts)), period=period))
     head = st.columns([4, 1])
     no_contract = drill.loc[drill["contract_id"].isna(), "amount"].sum()
     summary = t("views.rk.drill_summary", n=fmt.number(n_contracts), amount=fmt.nok(drill["amount"].sum()))

@@ -135,4 +135,4 @@ with st.expander(t("views.ut.table")):
     table[t("views.ut.opened")] = [fmt.number(v) for v in fnd["opened"]]
     table[t("views.ut.closed")] = [fmt.number(v) for v in fnd["closed"]]
     table[t("views.ut.open_at_end")] = [fmt.number(v) for v in fnd["open_at_end"]]
-    st.dataframe(table, hide_index=True)
+    lv.table(table, hide_index=True)

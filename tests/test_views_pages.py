@@ -326,3 +326,20 @@ def test_small_database_numbers(monkeypatch, small_db):
     table = at.dataframe[0].value
     assert table["Kontrakt"].tolist() == ["(uten kontrakt)"] and table["Leverandør"].tolist() == ["Gamma Renhold AS"]
     assert table["Innkjøp i ruten"].tolist() == ["400 kr"]
+
+
+def test_names_from_data_are_neutralised(monkeypatch, tmp_path):
+    """A supplier called like a spreadsheet formula is shown (and downloadable from the
+    grid) as text, and Markdown in names does not render."""
+    path = tmp_path / "evil.duckdb"
+    c = db.connect(path)
+    build_small(c)
+    c.execute("""UPDATE suppliers SET name = '=HYPERLINK("http://evil.example","Klikk")' WHERE supplier_id = '911111111'""")
+    c.execute("UPDATE contracts SET name = '**Fet** [lenke](http://evil.example)' WHERE contract_id = 'K-1'")
+    db.set_meta(c, "demo", "true")
+    c.close()
+    table = open_page(monkeypatch, path, "leverandorer").dataframe[0].value
+    assert table["Leverandør"].iloc[0] == """'=HYPERLINK("http://evil.example","Klikk")"""
+    at = open_page(monkeypatch, path, "kontrakter", {"kontrakt": "K-1"})
+    assert "\\*\\*Fet\\*\\*" in at.title[0].value
+    assert at.dataframe[0].value["Verdi"].iloc[0].startswith("'=HYPERLINK")

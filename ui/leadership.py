@@ -125,10 +125,29 @@ def contract_rows(df: pd.DataFrame, *, amount_label: str | None = None, extra: d
     return cols
 
 
+# '-1 234 567 kr', '-12,5 %', '-3': numbers formatted by fmt (a credit note), not formulas
+_FORMATTED_NUMBER = __import__("re").compile(r"^-\d[\d ]*(,\d+)?( kr| %| mill\. kr| mrd\. kr)?$")
+
+
+def table(data, **kwargs):
+    """``st.dataframe`` of text from data, neutralised for spreadsheets first: the grid's
+    own CSV download must not carry a supplier name such as ``=HYPERLINK(...)`` as a
+    live formula (``export.safe_frame``)."""
+    from akrim_analytics import export
+
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = [v if not isinstance(v, str) or _FORMATTED_NUMBER.match(v) else export.safe_cell(v)
+                         for v in safe[col]]
+    safe.columns = [export.safe_cell(c) if isinstance(c, str) else c for c in safe.columns]
+    return st.dataframe(safe, **kwargs)
+
+
 def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | str = "auto") -> None:
     """A read-only table; clicking a row's selector calls ``on_pick(id)`` (ids align with rows)."""
-    event = st.dataframe(pd.DataFrame(cols), hide_index=True, on_select="rerun", selection_mode="single-row",
-                         key=key, height=height)
+    event = table(cols, hide_index=True, on_select="rerun", selection_mode="single-row", key=key, height=height)
     rows = event.selection.rows if event is not None else []
     if rows:
         picked = ids[rows[0]]
@@ -345,7 +364,7 @@ def controls_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -
         t("views.ctl.docs"): [f"{int(r)} / {int(q)}" for r, q in zip(df["docs_received"], df["docs_requested"])],
         t("views.ctl.note"): [n if isinstance(n, str) else "" for n in df["note"]],
     })
-    st.dataframe(pd.DataFrame(cols), hide_index=True, key=key)
+    table(cols, hide_index=True, key=key)
 
 
 def findings_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -> None:
@@ -365,7 +384,7 @@ def findings_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -
         t("views.fnd.col_status"): [_code_text("views.fnd.status", v) for v in df["status"]],
         t("views.fnd.closed"): [date_text(v) for v in df["closed_date"]],
     })
-    st.dataframe(pd.DataFrame(cols), hide_index=True, key=key)
+    table(cols, hide_index=True, key=key)
 
 
 def open_contract_here(contract_id: str) -> None:

@@ -1,0 +1,125 @@
+"""End to end in Chromium: every leadership page from the navigation, a click on a
+risk-map cell lists its contracts, and a row opens the contract page. Screenshots go
+to test-artifacts/ (views_*.png)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from akrim_analytics import db, views
+from akrim_analytics.filters import Filters, Period
+from conftest import assert_no_error_box, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+PAGES = [("Oversikt", "oversikt"), ("Risikokart", "risikokart"), ("Kontrakter", "kontrakter"),
+         ("Leverandører", "leverandorer"), ("Utvikling", "utvikling")]
+
+
+def settle(page) -> None:
+    """Wait for the script run to finish and the page heading to be drawn (the first
+    request restarts once in navigation mode, so wait twice)."""
+    wait_for_app(page)
+    page.wait_for_selector("h1", timeout=60000)
+    wait_for_app(page)
+    page.wait_for_timeout(1000)
+
+
+def heading(page) -> str:
+    return page.locator("h1").first.inner_text().strip()
+
+
+def click_cell(page, row: int, col: int, rows: int, cols: int) -> None:
+    """Click the centre of a heatmap cell (row 0 = top) in the page's first chart."""
+    image = page.locator(".js-plotly-plot g.heatmaplayer image").first
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()
+    x = box["x"] + box["width"] * (col + 0.5) / cols
+    y = box["y"] + box["height"] * (row + 0.5) / rows
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_timeout(800)
+    settle(page)
+
+
+def click_first_row(page) -> None:
+    """Tick the row selector of the first row of the first table (a canvas grid)."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+
+
+@pytest.fixture(scope="module")
+def core(demo_db):
+    c = db.connect(demo_db)
+    yield c
+    c.close()
+
+
+def test_every_leadership_page_from_the_navigation(streamlit_server, page):
+    page.goto(streamlit_server + "/")
+    settle(page)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for title, name in PAGES:
+        nav.get_by_text(title, exact=True).click()
+        settle(page)
+        assert heading(page) == title
+        page.wait_for_selector(".js-plotly-plot, [data-testid='stDataFrame']", timeout=30000)
+        assert_no_error_box(page, f"views_{name}")
+
+
+def test_heatmap_cell_lists_contracts_and_opens_one(streamlit_server, page, core):
+    f = Filters(Period(2025))
+    run = views.run_for_view(core, f)
+    cells = views.spend_by_category_level(core, f, run.run_id)
+    cols = 3 + int(cells.loc[cells["level"] == views.NOT_ASSESSED, "amount"].abs().sum() > 0)
+    rows = cells["category"].nunique()
+    expected = views.drilldown(core, f, run.run_id,
+                               views.Selection("category_level", category="BYGG", level="høy"))
+
+    page.goto(streamlit_server + "/risikokart")
+    settle(page)
+    click_cell(page, 0, 2, rows, cols)           # first row = Bygg, third column = Høy
+    assert "utvalg=category_level" in page.url
+    page.get_by_text("Kontraktene bak: Bygg, anlegg og infrastruktur × Høy, 2025").wait_for(timeout=30000)
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert_no_error_box(page, "views_risikokart_selected")
+
+    click_first_row(page)
+    page.wait_for_url(re.compile(r".*/kontrakter\?.*kontrakt="), timeout=30000)
+    settle(page)
+    assert heading(page).startswith(expected.iloc[0]["contract_id"])
+    page.get_by_text("Risikovurdering – hvorfor dette nivået").wait_for(timeout=30000)
+    assert_no_error_box(page, "views_kontrakt")
+
+    page.get_by_role("button", name=re.compile("Åpne leverandøren")).click()
+    page.wait_for_url(re.compile(r".*/leverandorer\?.*leverandor="), timeout=30000)
+    settle(page)
+    assert heading(page) == expected.iloc[0]["supplier_name"]
+    assert_no_error_box(page, "views_leverandor")
+
+
+def test_matrix_cell_and_treemap_tile(streamlit_server, page, core):
+    f = Filters(Period(2025))
+    run = views.run_for_view(core, f)
+    m = views.risk_matrix(core, f, run.run_id).set_index(["likelihood", "consequence"])
+    page.goto(streamlit_server + "/risikokart?visning=matrix")
+    settle(page)
+    click_cell(page, 0, 4, 5, 5)                 # top right: likelihood 5 × consequence 5
+    page.get_by_text("Kontraktene bak: Sannsynlighet 5 × konsekvens 5, 2025").wait_for(timeout=30000)
+    assert page.get_by_text(f"{int(m.loc[(5, 5), 'contracts'])} kontrakter").count() >= 1
+    assert_no_error_box(page, "views_risikokart_matrix")
+
+    tm = views.treemap(core, f, run.run_id)
+    top = tm[(tm["category"] == "BYGG") & (tm["others"] == 0)].iloc[0]
+    page.goto(streamlit_server + "/risikokart?visning=treemap")
+    settle(page)
+    page.locator(".js-plotly-plot g.slice", has_text=top["supplier_name"]).first.click()
+    page.wait_for_timeout(800)
+    settle(page)
+    page.get_by_text(re.compile(f"Kontraktene bak: Bygg, anlegg og infrastruktur × {re.escape(top['supplier_name'])}"))\
+        .wait_for(timeout=30000)
+    assert_no_error_box(page, "views_risikokart_treemap")
