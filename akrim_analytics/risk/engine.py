@@ -379,7 +379,8 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
             part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
                            body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order,
                            $eng_source AS source
-                    FROM ({sql}) x WHERE points IS NOT NULL AND {keep}"""
+                    FROM ({sql}
+) x WHERE points IS NOT NULL AND {keep}"""
             bound = _bind(part, {**params, "eng_factor": ind.key, "eng_order": order, "eng_source": ind.source,
                                  "as_of": as_of, "win": win_start})
             part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)

@@ -105,13 +105,17 @@ def spend(ctx: Context):
 
     Settings: ``bands`` ([from NOK, points]); window: ``general.window_months``.
     """
-    case, bp = band_sql("spend_12m", ctx.get("bands", []))
-    p = {**ctx.tpl("spend"), **bp, "months": int(ctx.cfg["general"]["window_months"])}
+    bands = ctx.get("bands", [])
+    case, bp = band_sql("spend_12m", bands)
+    lowest = min((float(b[0]) for b in bands if float(b[1]) != 0), default=None)
+    p = {**ctx.tpl("spend"), **bp, "months": int(ctx.cfg["general"]["window_months"]), "lowest": lowest}
+    # suppliers below the lowest band would get a ±0 line, which is not kept: skip them early
     sql = f"""
         SELECT entity_type, entity_id, 'consequence' AS dimension, {case} AS points, false AS unknown,
                format($spend_nb, risk_nok_nb(spend_12m), $months) AS body_nb,
                format($spend_en, risk_nok_en(spend_12m), $months) AS body_en
-        FROM _risk_base"""
+        FROM _risk_base
+        WHERE entity_type = 'contract' OR spend_12m >= $lowest"""
     return [(sql, p)]
 
 

@@ -43,5 +43,7 @@ def industry(ctx: Context):
                     WHEN nace_name IS NOT NULL THEN format($other_named_en, nace_name, nace_code)
                     WHEN nace_code IS NOT NULL THEN format($other_en, nace_code)
                     ELSE $unknown_en END AS body_en
-        FROM _risk_base"""
+        FROM _risk_base
+        WHERE entity_type = 'contract' OR ind_key IS NOT NULL OR cpv_points > 0
+           OR (nace_code IS NULL AND has_register)"""
     return [(sql, p)]
