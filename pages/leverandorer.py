@@ -105,17 +105,19 @@ if df.empty:
     st.info(t("views.lv.empty"), icon=":material/info:")
     st.stop()
 st.caption(t("views.click_row_supplier"))
+shown = lv.limited(df)
+level_names = {v: lv.level_text(v) for v in views.ALL_LEVELS}
 rows = {
-    t("views.col.supplier"): df["name"].tolist(),
-    t("views.facts.orgnr"): [v if isinstance(v, str) else "–" for v in df["orgnr"]],
-    t("views.facts.nace"): [v if isinstance(v, str) else "–" for v in df["nace_code"]],
-    t("views.facts.org_form"): [v if isinstance(v, str) else "–" for v in df["org_form"]],
-    t("views.col.amount"): [lv.nok_text(v) for v in df["amount"]],
-    t("views.lv.col_share"): [fmt.pct(v) if v == v else "–" for v in df["share"]],
-    t("views.lv.col_no_contract"): [lv.nok_text(v) for v in df["no_contract"]],
-    t("views.lv.contracts"): [fmt.number(v) for v in df["contracts"]],
-    t("views.col.level"): [lv.level_text(v) for v in df["level"]],
-    t("views.flags.title"): [", ".join(lv.flag_texts(v)) for v in df["flags"]],
+    t("views.col.supplier"): shown["name"].tolist(),
+    t("views.facts.orgnr"): [v if isinstance(v, str) else "–" for v in shown["orgnr"]],
+    t("views.facts.nace"): [v if isinstance(v, str) else "–" for v in shown["nace_code"]],
+    t("views.facts.org_form"): [v if isinstance(v, str) else "–" for v in shown["org_form"]],
+    t("views.col.amount"): [lv.nok_text(v) for v in shown["amount"]],
+    t("views.lv.col_share"): [fmt.pct(v) if v == v else "–" for v in shown["share"]],
+    t("views.lv.col_no_contract"): [lv.nok_text(v) for v in shown["no_contract"]],
+    t("views.lv.contracts"): [fmt.number(v) for v in shown["contracts"]],
+    t("views.col.level"): [level_names.get(v, v) for v in shown["level"]],
+    t("views.flags.title"): [", ".join(lv.flag_texts(v)) for v in shown["flags"]],
 }
-lv.clickable_table(rows, key="lv_list", ids=list(df["supplier_id"]), on_pick=lv.open_supplier_here, height=640)
+lv.clickable_table(rows, key="lv_list", ids=list(shown["supplier_id"]), on_pick=lv.open_supplier_here, height=640)
 lv.download(df, "leverandorer", key="lv_dl")

@@ -231,7 +231,8 @@ if selection is not None and selection.view == view:
             lv.goto_contract(ident) if kind == "k" else lv.goto_supplier(ident)
 
         st.caption(t("views.click_row"))
-        lv.clickable_table(lv.contract_rows(drill, amount_label=t("views.rk.col_amount_cell")), key="rk_drill",
-                           ids=ids, on_pick=_open)
+        shown = lv.limited(drill)
+        lv.clickable_table(lv.contract_rows(shown, amount_label=t("views.rk.col_amount_cell")), key="rk_drill",
+                           ids=ids[:len(shown)], on_pick=_open)
 elif selection is None or selection.view != view:
     st.caption(t("views.rk.click_hint"))

@@ -132,17 +132,33 @@ _FORMATTED_NUMBER = __import__("re").compile(r"^-\d[\d ]*(,\d+)?( kr| %| mill\. 
 def table(data, **kwargs):
     """``st.dataframe`` of text from data, neutralised for spreadsheets first: the grid's
     own CSV download must not carry a supplier name such as ``=HYPERLINK(...)`` as a
-    live formula (``export.safe_frame``)."""
+    live formula (``export.safe_cell``); numbers formatted by ``fmt`` stay as they are."""
     from akrim_analytics import export
 
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     safe = frame.copy()
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = [v if not isinstance(v, str) or _FORMATTED_NUMBER.match(v) else export.safe_cell(v)
-                         for v in safe[col]]
+            text = safe[col].astype("string")
+            risky = (text.str.startswith(export.DANGEROUS_PREFIXES).fillna(False)
+                     & ~text.str.match(_FORMATTED_NUMBER).fillna(False)
+                     & safe[col].map(lambda v: isinstance(v, str)))
+            if risky.any():
+                safe[col] = safe[col].astype(object)
+                safe.loc[risky, col] = "'" + text[risky].astype(str)
     safe.columns = [export.safe_cell(c) if isinstance(c, str) else c for c in safe.columns]
     return st.dataframe(safe, **kwargs)
+
+
+MAX_ROWS = 2000   # rows a list shows in the browser; search narrows it, the download has all
+
+
+def limited(df: pd.DataFrame) -> pd.DataFrame:
+    """The first ``MAX_ROWS`` rows, with a note when more exist."""
+    if len(df) > MAX_ROWS:
+        st.caption(t("views.limited", shown=fmt.number(MAX_ROWS), total=fmt.number(len(df))))
+        return df.head(MAX_ROWS)
+    return df
 
 
 def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | str = "auto") -> None:
@@ -412,17 +428,19 @@ def export_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def download(df: pd.DataFrame, report: str, *, key: str) -> None:
-    """An Excel download of a list (formula-safe; built and audit-logged when clicked)."""
+    """An Excel download of a whole list (formula-safe; built and audit-logged only
+    when clicked, on Streamlit's download thread)."""
     from akrim_analytics import export
 
     user = common.current_user()
-    frame = export_frame(df)
-    sheet = t(f"views.export.{report}")
+    lang = i18n.get_language()
     cur = common.con()
 
     def build() -> bytes:
+        i18n.set_language(lang)
+        frame = export_frame(df)
         export.record_export(cur, user, report, "xlsx", rows=len(frame))
-        return export.excel_bytes({sheet: frame})
+        return export.excel_bytes({t(f"views.export.{report}"): frame})
 
     st.download_button(t("views.export.button"), data=build, file_name=f"{report}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
