@@ -331,6 +331,8 @@ def spend_chart(df: pd.DataFrame, *, title: str, period=None, key: str, split_no
         st.info(t("views.no_spend_ever"), icon=":material/info:")
         return
     labels = [quarter_tick(int(y), int(q)) for y, q in zip(df["year"], df["quarter"])]
+    span = [labels[0], labels[-1]]
+    title = f"{title}, {span[0].replace('<br>', ' ')} – {span[1].replace('<br>', ' ')}"
     in_period = [period is None or (period.start.year, period.start.month) <= (int(y), 3 * int(q) - 2)
                  and (int(y), 3 * int(q)) <= (period.end.year, period.end.month)
                  for y, q in zip(df["year"], df["quarter"])]
