@@ -346,3 +346,21 @@ def test_names_from_data_are_neutralised(monkeypatch, tmp_path):
     at = open_page(monkeypatch, path, "kontrakter", {"kontrakt": "K-1"})
     assert "\\*\\*Fet\\*\\*" in at.title[0].value
     assert at.dataframe[0].value["Verdi"].iloc[0].startswith("'=HYPERLINK")
+
+
+@pytest.mark.parametrize("report", ["kontrakter", "leverandorer"])
+def test_excel_download_of_a_whole_list(core, report):
+    """What the download button builds: every row, Norwegian headers, a valid workbook."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from akrim_analytics import export
+
+    f = Filters(Period(2025))
+    run = views.run_for_view(core, f)
+    df = (views.contracts_table if report == "kontrakter" else views.suppliers_table)(core, f, run.run_id)
+    frame = lv.export_frame(df)
+    assert "Risikonivå" in frame.columns and len(frame) == len(df)
+    ws = load_workbook(io.BytesIO(export.excel_bytes({"Liste": frame})), read_only=True)["Liste"]
+    assert ws.max_row == len(df) + 1
