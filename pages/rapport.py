@@ -96,6 +96,9 @@ if snap is not None:
 # -- preview of what the report holds ----------------------------------------------------------
 ds = snap.dataset if snap is not None else common.cached(report.build, period)
 st.subheader(t("report.page.preview") if snap is not None else t("report.page.preview_live"))
+if not ds.meta.get("complete"):
+    st.warning(t("report.incomplete", last=L.value_text("date", ds.meta.get("last_spend_date"), lang)),
+               icon=":material/warning:")
 kpis = ds.table("kpis")
 cols = st.columns(4)
 for i, rec in enumerate(kpis.to_dict("records")):

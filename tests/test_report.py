@@ -534,3 +534,26 @@ def test_cli_writes_stamped_files_and_reports_errors(demo_db_copy, tmp_path):
         assert c.execute("SELECT count(*) FROM audit_log WHERE action = 'export'").fetchone()[0] == 3
     finally:
         c.close()
+
+
+def test_every_report_text_exists_in_both_languages():
+    import re
+
+    from akrim_analytics import i18n
+    from akrim_analytics.report.dataset import TABLES
+    from akrim_analytics.report.evidence import EVIDENCE_TABLES, SUMMARY_KEYS
+
+    keys = set()
+    for path in list((REPO / "akrim_analytics" / "report").glob("*.py")) + [REPO / "pages" / "rapport.py"]:
+        keys |= set(re.findall(r'"(report\.[a-z_.]+[a-z_])"', path.read_text(encoding="utf-8")))
+    from akrim_analytics.report import labels as L
+    for name, cols in TABLES.items():
+        keys |= {f"report.col.{L.base_name(c)}" for c, _ in cols} | {f"report.sheet.{name}", f"report.section.{name}"}
+    for name, cols in EVIDENCE_TABLES.items():
+        keys |= {f"report.evidence.col.{L.base_name(c) if c.endswith(('_nb', '_en')) else c}" for c, _ in cols}
+        keys.add(f"report.evidence.sheet.{name}")
+    keys |= {f"report.evidence.summary.{k}" for k in SUMMARY_KEYS}
+    keys |= {f"report.code.kpi.{k}" for k in KPI_ORDER}
+    strings = i18n.strings()
+    missing = sorted(k for k in keys if k not in strings or not strings[k].get("nb") or not strings[k].get("en"))
+    assert not missing, missing

@@ -53,7 +53,7 @@ EVIDENCE_TABLES: dict[str, list[tuple[str, str]]] = {
                  ("note", "text")],
     "findings": [("contract_id", "text"), ("supplier_name", "text"), ("control_id", "int"), ("finding_id", "int"),
                  ("finding_type", "code:finding_type"), ("severity", "code:severity"), ("description", "text"),
-                 ("action", "code:action"), ("sanction", "bool"), ("action_deadline", "date"),
+                 ("action", "code:action"), ("sanction", "bool"), ("sanction_amount", "nok"), ("action_deadline", "date"),
                  ("status", "code:status"), ("opened_date", "date"), ("closed_date", "date")],
 }
 SUMMARY_KEYS = ("covered_contracts", "wage_clause_yes", "wage_clause_no", "wage_clause_unknown",
@@ -148,7 +148,8 @@ def build(con: duckdb.DuckDBPyConnection, as_of: dt.date | None = None) -> Evide
     findings = con.execute(
         f"""WITH {cov}
             SELECT x.contract_id, s.name AS supplier_name, x.control_id, x.finding_id, x.finding_type, x.severity,
-                   x.description, x.action, list_contains(?, x.action) AS sanction, x.action_deadline,
+                   x.description, x.action, list_contains(?, x.action) AS sanction, x.sanction_amount,
+                   x.action_deadline,
                    CASE WHEN x.closed_date IS NOT NULL AND x.closed_date > ? THEN 'open' ELSE x.status END AS status,
                    x.opened_date, CASE WHEN x.closed_date <= ? THEN x.closed_date END AS closed_date
             FROM findings x JOIN cov ON cov.entity_id = x.contract_id

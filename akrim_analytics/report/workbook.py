@@ -13,6 +13,7 @@ Formula injection: every text cell goes through :func:`akrim_analytics.export.sa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterable, Sequence
 
@@ -30,6 +31,27 @@ INT_FORMAT = '#,##0'
 NUM_FORMAT = '#,##0.0'
 DATE_FORMAT = 'dd.mm.yyyy'
 HEADER_ROW = 3            # 0-based: title, stamp, blank, header
+
+
+_UNIT_KIND = {"nok": "nok", "pct": "pct", "count": "int"}
+_NUMBER_FORMATS = ("nok", "pct", "int", "num")
+
+
+
+
+def _is_coded(kind: str) -> bool:
+    return kind in ("bool3", "bool", "step", "level") or kind.startswith("code:")
+
+
+@functools.lru_cache(maxsize=8192)
+def _coded_text(kind: str, value, lang: str) -> str:
+    """Translated text of a code, level, step or yes/no (cached: a column repeats few values)."""
+    return export.safe_cell(L.value_text(kind, value, lang))
+
+
+def _number_width(kind: str, v: float) -> int:
+    digits = len(f"{abs(v):,.0f}") + (v < 0)
+    return digits + {"nok": 4, "pct": 4, "num": 2}.get(kind, 1)
 
 
 class Writer:
@@ -74,18 +96,22 @@ class Writer:
     def write_cell(self, ws, r: int, c: int, kind: str, value, lang: str, unit: str | None = None) -> int:
         """Write one typed value; returns the displayed width estimate."""
         if kind == "num" and unit:
-            kind = {"nok": "nok", "pct": "pct", "count": "int"}.get(unit, "num")
-        if kind == "bool3":
-            text = L.value_text(kind, value, lang)
-            ws.write_string(r, c, text, self.fmt["text"])
+            kind = _UNIT_KIND.get(unit, "num")
+        if _is_coded(kind):
+            if kind != "bool3" and L.is_missing(value):
+                ws.write_blank(r, c, None, self.fmt["text"])
+                return 1
+            text = _coded_text(kind, None if L.is_missing(value) else value, lang)
+            ws.write_string(r, c, text, self.level_fmt.get(value, self.fmt["text"]) if kind == "level"
+                            else self.fmt["text"])
             return len(text)
         if L.is_missing(value):
             ws.write_blank(r, c, None, self.fmt["text"])
             return 1
-        if kind in ("nok", "pct", "int", "num"):
+        if kind in _NUMBER_FORMATS:
             v = float(value)
             ws.write_number(r, c, v, self.fmt[kind])
-            return len(L.value_text(kind, v, lang)) + 1
+            return _number_width(kind, v)
         if kind == "date":
             d = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
             ws.write_datetime(r, c, dt.datetime(d.year, d.month, d.day), self.fmt["date"])
@@ -93,15 +119,7 @@ class Writer:
         if kind == "datetime":
             ws.write_string(r, c, fmt.datetime(value), self.fmt["text"])
             return 16
-        if kind == "level":
-            text = L.level_text(value, lang)
-            ws.write_string(r, c, text, self.level_fmt.get(value, self.fmt["text"]))
-            return len(text)
-        if kind == "step" or kind == "bool" or kind.startswith("code:"):
-            text = L.value_text(kind, value, lang)
-        else:
-            text = str(value)
-        text = export.safe_cell(text)
+        text = export.safe_cell(str(value))
         ws.write_string(r, c, text, self.fmt["wrap"] if len(text) > 60 else self.fmt["text"])
         return min(len(text), 60)
 
