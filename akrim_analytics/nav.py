@@ -26,7 +26,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/utvikling.py", "nav.utvikling", ":material/trending_up:", "nav.section.leadership", "leder", "utvikling"),
     PageSpec("pages/rapport.py", "nav.rapport", ":material/summarize:", "nav.section.leadership", "leder", "rapport"),
     PageSpec("pages/oppfolging.py", "nav.oppfolging", ":material/fact_check:", "nav.section.followup", "leder", "oppfolging"),
-    PageSpec("pages/kontrollogg.py", "nav.kontrollogg", ":material/checklist:", "nav.section.followup", "analytiker", "kontrollogg"),
+    PageSpec("pages/kontrollogg.py", "nav.kontrollogg", ":material/checklist:", "nav.section.followup", "leder", "kontrollogg"),
     PageSpec("pages/import.py", "nav.import", ":material/upload_file:", "nav.section.data", "analytiker", "import"),
     PageSpec("pages/innstillinger.py", "nav.innstillinger", ":material/settings:", "nav.section.admin", "admin", "innstillinger"),
     PageSpec("pages/brukere.py", "nav.brukere", ":material/group:", "nav.section.admin", "admin", "brukere"),

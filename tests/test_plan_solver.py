@@ -77,7 +77,7 @@ def test_reduced_solver_equals_brute_force_on_tiny_instances(seed):
         assert truth is None
         return
     assert truth is not None
-    assert sol.objective == pytest.approx(truth, rel=1e-9, abs=1e-6)
+    assert sol.objective == pytest.approx(truth, rel=2e-7, abs=1e-6)
     # the solution itself is feasible
     assert M.H[np.arange(len(M.V)), sol.choice].sum() <= s.hours + 1e-9
     assert M.ok[np.arange(len(M.V)), sol.choice].all()
@@ -96,7 +96,7 @@ def test_reduced_solver_equals_full_milp(seed, n, mins, capacity, ties):
     reduced = plan._solve(M, s.hours, reduce=True)
     full = plan._solve(M, s.hours, reduce=False)
     assert full.variables_milp == full.variables  # the reference really is unreduced
-    assert reduced.objective == pytest.approx(full.objective, rel=1e-7)
+    assert reduced.objective == pytest.approx(full.objective, rel=2e-7)
     for sol in (reduced, full):
         k = sol.choice
         assert M.H[np.arange(len(M.V)), k].sum() <= capacity + 1e-9
