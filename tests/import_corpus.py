@@ -133,3 +133,28 @@ def too_many_rows(path: Path) -> Path:
             zout.writestr(item, data)
     tmp.unlink()
     return path
+
+
+def forged_bomb(path: Path, declared: int = 3_000_000_000) -> Path:
+    """A tiny xlsx whose directory declares a 3 GB sheet (what a bomb looks like to a
+    reader that trusts it); nothing here is ever inflated."""
+    import struct
+
+    zip_bomb(path, 2)
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    c = data.find(b"PK\x01\x02" + b"\x00" * 0)  # first central header
+    while c != -1:
+        n_len = struct.unpack_from("<H", data, c + 28)[0]
+        if data[c + 46:c + 46 + n_len] == name:
+            struct.pack_into("<I", data, c + 24, declared)
+            extra_len = struct.unpack_from("<H", data, c + 30)[0]
+            if extra_len:  # drop a zip64 extra field so the 32-bit size is the one read
+                struct.pack_into("<H", data, c + 30, 0)
+                del data[c + 46 + n_len:c + 46 + n_len + extra_len]
+                eocd = data.rfind(b"PK\x05\x06")
+                cd_size = struct.unpack_from("<I", data, eocd + 12)[0]
+                struct.pack_into("<I", data, eocd + 12, cd_size - extra_len)
+        c = data.find(b"PK\x01\x02", c + 4)
+    path.write_bytes(bytes(data))
+    return path
