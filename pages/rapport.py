@@ -167,7 +167,8 @@ else:
     cols[1].metric(t("report.page.ev_wage"), share("wage_clause_yes"), border=True)
     cols[2].metric(t("report.page.ev_seriousness"), share("seriousness_clause_yes"), border=True)
     cols[3].metric(t("report.page.ev_required_met"), share("required_met"), border=True)
-    st.caption(evidence.stamp_text(ev, lang))
+    st.caption(t("report.page.evidence_basis", data_version=ev.meta["data_version"], run_id=ev.meta["run_id"],
+                 as_of=fmt.date(ev.meta["as_of"]), config_version=ev.meta["config_version"]))
 
     def _evidence() -> bytes:
         c = conn.cursor()

@@ -18,7 +18,7 @@ import pandas as pd
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
-from pptx.enum.chart import XL_AXIS_CROSSES, XL_CHART_TYPE, XL_LABEL_POSITION, XL_LEGEND_POSITION
+from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_LEGEND_POSITION
 from pptx.enum.shapes import MSO_SHAPE
 from pptx.enum.text import MSO_ANCHOR, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
@@ -181,7 +181,10 @@ class _Deck:
                 ser.format.fill.fore_color.rgb = _rgb(color)
         if kind in (XL_CHART_TYPE.BAR_CLUSTERED, XL_CHART_TYPE.BAR_STACKED):
             ch.category_axis.reverse_order = True   # first category at the top …
-            ch.category_axis.crosses = XL_AXIS_CROSSES.MAXIMUM   # … and the value axis stays at the bottom
+            # … and the value axis stays at the bottom: it crosses the category axis at its
+            # maximum (c:valAx/c:crosses = max; python-pptx's setter leaves it at autoZero)
+            for el in ch._chartSpace.xpath("c:chart/c:plotArea/c:valAx/c:crosses"):
+                el.set("val", "max")
         return gf
 
     def table_rows(self, name: str, drop: tuple[str, ...] = ()) -> tuple[list[str], list[list[str]], list[str]]:
