@@ -14,7 +14,7 @@ def test_fresh_database_gets_every_migration(con):
 
 def test_migrations_run_once(db_path):
     c = db.connect(db_path)
-    c.execute("INSERT INTO departments VALUES ('9', 'Test', NULL)")
+    c.execute("INSERT INTO departments (code, name) VALUES ('9', 'Test')")
     c.close()
     c = db.connect(db_path)  # second start: nothing re-applied, data kept
     assert db.migrate(c) == []
@@ -32,7 +32,7 @@ def test_upgrade_from_older_schema(db_path):
               " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
     c.execute(first[2].read_text())
     c.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [first[0], first[1]])
-    c.execute("INSERT INTO departments VALUES ('4100', 'Eiendom', NULL)")
+    c.execute("INSERT INTO departments (code, name) VALUES ('4100', 'Eiendom')")
     c.close()
     c = db.connect(db_path)
     assert db.schema_version(c) == db.migrations()[-1][0]
