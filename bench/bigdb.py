@@ -17,7 +17,9 @@ OUT = REPO / "bench" / "out"
 
 
 def big_db() -> Path:
-    src = (REPO / "akrim_analytics" / "demo.py").read_bytes()
+    # rebuilt when the generator or the schema changes
+    src = (REPO / "akrim_analytics" / "demo.py").read_bytes() + b"".join(
+        p.read_bytes() for p in sorted((REPO / "akrim_analytics" / "migrations").glob("*.sql")))
     tag = hashlib.sha256(src).hexdigest()[:10]
     path = OUT / f"big-{tag}.duckdb"
     if not path.exists():

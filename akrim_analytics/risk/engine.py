@@ -501,12 +501,16 @@ def _drop_temp(con) -> None:
 
 def _prune(con, run_id: int) -> int:
     """Delete the rows of runs superseded by a newer run for the same quarter, unless
-    pinned (quarter history, explicit runs). Their ``risk_runs`` row stays (pruned =
-    true). Keeps the stored picture of every past quarter while frequent automatic
+    pinned (quarter history, explicit runs) or cited by a stored report
+    (``report_snapshots.risk_run_id``). Their ``risk_runs`` row stays (pruned = true). Keeps the stored picture of every past quarter while frequent automatic
     re-scoring does not pile up. Returns the number of runs pruned."""
+    cited = ""
+    if con.execute("SELECT count(*) FROM information_schema.columns "
+                   "WHERE table_name = 'report_snapshots' AND column_name = 'risk_run_id'").fetchone()[0]:
+        cited = "AND o.run_id NOT IN (SELECT risk_run_id FROM report_snapshots WHERE risk_run_id IS NOT NULL)"
     ids = [r[0] for r in _x(con,
-        """SELECT o.run_id FROM risk_runs o
-           WHERE NOT coalesce(o.pinned, false) AND NOT coalesce(o.pruned, false) AND o.run_id <> $run
+        f"""SELECT o.run_id FROM risk_runs o
+           WHERE NOT coalesce(o.pinned, false) AND NOT coalesce(o.pruned, false) AND o.run_id <> $run {cited}
              AND EXISTS (SELECT 1 FROM risk_runs n
                          WHERE n.run_id > o.run_id AND NOT coalesce(n.pruned, false)
                            AND year(n.as_of) = year(o.as_of) AND quarter(n.as_of) = quarter(o.as_of))""",
