@@ -58,8 +58,13 @@ def _on_select(chart_key: str, chart_view: str) -> None:
             st.query_params.pop("utvalg", None)
 
 
-def _show(fig: go.Figure, chart_view: str, mode: str = "points") -> None:
+def _show(fig: go.Figure, chart_view: str, mode: str = "points", fresh: bool = False) -> None:
+    """The chart with its click handler. ``fresh``: a new chart per selection, so the
+    browser draws the figure as sent (the treemap opens on the chosen category instead
+    of Plotly's zoom into the clicked tile)."""
     key = f"rk_{chart_view}"
+    if fresh and selection is not None and selection.view == chart_view:
+        key += "_" + "".join(ch if ch.isalnum() else "_" for ch in selection.key)
     st.plotly_chart(fig, key=key, on_select=lambda: _on_select(key, chart_view), selection_mode=mode,
                     config={"displayModeBar": False})
 
@@ -185,12 +190,19 @@ else:  # treemap
         fig = go.Figure(go.Treemap(
             ids=ids, labels=labels, parents=parents, values=values, branchvalues="total", text=texts,
             texttemplate="<b>%{label}</b><br>%{text}", hovertemplate="<b>%{label}</b><br>%{text}<extra></extra>",
-            marker={"colors": colours, "line": {"width": 1, "color": "#FFFFFF"}}, maxdepth=3,
+            marker={"colors": colours, "line": {
+                "width": [5 if selection is not None and i == selection.key else 1 for i in ids],
+                "color": ["#000000" if selection is not None and i == selection.key else "#FFFFFF" for i in ids]}},
+            maxdepth=3,
             textfont={"size": charts.FONT_SIZE}, pathbar={"visible": True, "side": "bottom"},
+            # after a click, show the chosen tile's category (its suppliers side by side)
+            level=(views.Selection("treemap", category=selection.category).key
+                   if selection is not None and selection.view == "treemap"
+                   and views.Selection("treemap", category=selection.category).key in ids else None),
         ))
         charts.style(fig, title=t("views.rk.title_treemap", period=period, scope=scope),
                      subtitle=t("views.rk.sub_treemap"), height=700)
-        _show(fig, view)
+        _show(fig, view, fresh=True)
 
 # ---------------------------------------------------------------- the contracts behind the click
 if selection is not None and selection.view == view:
