@@ -13,6 +13,13 @@ from ..auth import SYSTEM
 from ..cli import UserError
 
 
+def _connect(path):
+    """The database, without DuckDB's progress bar (it prints to stdout, into the JSON)."""
+    con = db.connect(path)
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _date(text: str | None) -> dt.date | None:
     if text is None:
         return None
@@ -25,7 +32,7 @@ def _date(text: str | None) -> dt.date | None:
 def _cmd_score(args) -> int:
     from . import level_counts, run_info, score_all, score_quarters
 
-    con = db.connect(args.db)
+    con = _connect(args.db)
     try:
         if args.quarters_from:
             start = _date(args.quarters_from)
@@ -47,7 +54,7 @@ def _cmd_score(args) -> int:
 def _cmd_explain(args) -> int:
     from . import assessment, explain, run_for_period
 
-    con = db.connect(args.db)
+    con = _connect(args.db)
     try:
         run_id = run_for_period(con, _date(args.as_of)) if args.as_of else None
         etype = "supplier" if args.supplier else "contract"
@@ -69,7 +76,7 @@ def _cmd_explain(args) -> int:
 def _cmd_runs(args) -> int:
     from . import runs
 
-    con = db.connect(args.db)
+    con = _connect(args.db)
     try:
         df = runs(con, include_pruned=args.all)
     finally:
@@ -84,7 +91,7 @@ def _cmd_runs(args) -> int:
 def _cmd_config(args) -> int:
     from . import ConfigError, load_config, parse_toml, save_config, to_toml
 
-    con = db.connect(args.db)
+    con = _connect(args.db)
     try:
         if args.export:
             Path(args.export).write_text(to_toml(load_config(con)), encoding="utf-8")
