@@ -85,6 +85,11 @@ def _register(con, table) -> str:
     return name
 
 
+def _unregister(con, name: str) -> None:
+    con.complete()
+    con.unregister(name)
+
+
 def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Table:
     """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
     result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
@@ -103,7 +108,7 @@ def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Tabl
     try:
         res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
     finally:
-        con.unregister(name)
+        _unregister(con, name)
     if res.num_rows != len(uniq):
         raise RuntimeError("distinct mapping must return one row per key")
     idx = pc.index_in(key, value_set=uniq, skip_nulls=False)

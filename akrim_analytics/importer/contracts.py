@@ -8,7 +8,7 @@ every spend line is linked to its contract again.
 """
 from __future__ import annotations
 
-import uuid
+import pyarrow as pa
 
 from . import common
 from .kinds import Check, CommitStats, Field, Kind, register
@@ -90,31 +90,32 @@ COLUMNS = {
 SOURCE_FIELDS = {"supplier_id": ("orgnr", "supplier_no", "supplier_name"), "category": ("category",)}
 
 
-def _resolved_sql(batch: str) -> str:
-    return f"""
-    WITH {common.supplier_key_ctes(batch)},
-    {common.CATEGORY_CTE}
-    SELECT b.*, res.supplier_id, cat.code AS category_code
-    FROM b
-    LEFT {common.SUPPLIER_JOIN}
-    LEFT JOIN cat ON cat.k = lower(trim(b.category))
-    """
+def _stage(con, prepared) -> pa.Table:
+    """The valid rows with their supplier key and category code."""
+    b = prepared.batch
+    sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql)
+    cat = common._distinct_map(con, b, ["category"], common.category_code_sql)
+    return b.append_column("supplier_id", sup.column("supplier_id")).append_column(
+        "category_code", cat.column("category_code"))
 
 
 def _analyse(con, batch: str, prepared) -> dict:
-    row = con.execute(
-        f"""SELECT count(*) FILTER (WHERE contract_id IN (SELECT contract_id FROM contracts)),
-                   count(*) FILTER (WHERE contract_id NOT IN (SELECT contract_id FROM contracts))
-            FROM {batch}""").fetchone()
-    unknown_cats = [r[0] for r in con.execute(
-        f"""SELECT category, count(*) FROM ({_resolved_sql(batch)})
-            WHERE category IS NOT NULL AND category_code IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
+    stage = common._register(con, _stage(con, prepared))
+    try:
+        row = con.execute(
+            f"""SELECT count(*) FILTER (WHERE contract_id IN (SELECT contract_id FROM contracts)),
+                       count(*) FILTER (WHERE contract_id NOT IN (SELECT contract_id FROM contracts))
+                FROM {stage}""").fetchall()[0]
+        unknown_cats = [r[0] for r in con.execute(
+            f"""SELECT category, count(*) FROM {stage}
+                WHERE category IS NOT NULL AND category_code IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
+    finally:
+        common._unregister(con, stage)
     return {"updated_contracts": row[0], "new_contracts": row[1], "unknown_categories": unknown_cats}
 
 
 def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
-    stage = f"_contract_stage_{uuid.uuid4().hex[:10]}"
-    con.execute(f"CREATE TEMP TABLE {stage} AS {_resolved_sql(batch)}")
+    stage = common._register(con, _stage(con, prepared))
     try:
         has_supplier = any(f in prepared.mapping for f in SOURCE_FIELDS["supplier_id"])
         if has_supplier:
@@ -143,7 +144,7 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
             "SELECT count(*) FROM import_replaced_rows WHERE upload_id = ? AND table_name = 'contracts'",
             [upload_id]).fetchone()[0]
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {stage}")
+        common._unregister(con, stage)
     return CommitStats(rows=rows, total=float(total) if total is not None else None,
                        details={"updated_contracts": replaced, "new_contracts": rows - replaced})
 

@@ -145,7 +145,7 @@ def _number_to_date(x: str) -> str:
 
 
 def date(col: str, t: pa.DataType) -> str:
-    """DATE within 1900–2199; NULL when absent or unreadable."""
+    """DATE within 1600–2199; NULL when absent or unreadable."""
     if is_null(t):
         return "CAST(NULL AS DATE)"
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
@@ -163,7 +163,7 @@ def date(col: str, t: pa.DataType) -> str:
              f"THEN {_number_to_date(f'TRY_CAST({s} AS DOUBLE)')} END")
     else:
         return "CAST(NULL AS DATE)"
-    return f"(SELECT CASE WHEN year(d) BETWEEN 1900 AND 2199 THEN d END FROM (SELECT {e} AS d))"
+    return f"(SELECT CASE WHEN year(d) BETWEEN 1600 AND 2199 THEN d END FROM (SELECT {e} AS d))"
 
 
 def period(col: str, t: pa.DataType) -> str:

@@ -349,14 +349,16 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
         if ftype == "date" and pa.types.is_timestamp(arr.type):
             d = pc.cast(arr, pa.date32())
             y = pc.year(d)
-            ok = pc.and_(pc.greater_equal(y, 1900), pc.less_equal(y, 2199)).fill_null(False)
+            ok = pc.and_(pc.greater_equal(y, 1600), pc.less_equal(y, 2199)).fill_null(False)
             return pc.if_else(ok, d, pa.scalar(None, pa.date32())), raw
     values = pc.unique(arr)
-    name = _register(con, pa.table({"v": values}))
+    # (DuckDB may return the rows of a parallel scan in another order: sort on _i)
+    name = _register(con, pa.table({"v": values, "_i": pa.array(range(len(values)), pa.int64())}))
     try:
-        res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p FROM {name}")
+        res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p "
+                                 f"FROM {name} ORDER BY _i")
     finally:
-        con.unregister(name)
+        common._unregister(con, name)
     idx = pc.index_in(arr, value_set=values, skip_nulls=False)
     return pc.take(res.column("p").combine_chunks(), idx), raw
 
@@ -368,11 +370,12 @@ def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
     for arr in arrays:
         if not parsing.is_string(arr.type) or n == 0:
             continue
-        name = _register(con, pa.table({"v": arr}))
+        name = _register(con, pa.table({"v": arr, "_i": pa.array(range(len(arr)), pa.int64())}))
         try:
-            res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l FROM {name}")
+            res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l "
+                                     f"FROM {name} ORDER BY _i")
         finally:
-            con.unregister(name)
+            common._unregister(con, name)
         out = pc.or_(out, res.column("l").combine_chunks())
     return out
 
@@ -415,7 +418,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table
                 convention = con.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
                                          ).fetchall()[0][0]
             finally:
-                con.unregister(name)
+                common._unregister(con, name)
         p, r = _column_pair(con, arr, f.type, convention)
         if col.index in prepared.raw.overrides:
             # cells of another type than the column's (text in a number column): their text wins
@@ -507,7 +510,7 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
                                            if isinstance(bad, pa.ChunkedArray) else bad)))
         typed = typed.append_column("_valid", valid)
         prepared.typed = typed
-        con.unregister(typed_name)
+        common._unregister(con, typed_name)
         con.register(typed_name, typed)
         _progress(progress, "validate", 0.7)
         report = _report(con, prepared, typed_name, problems_name)
@@ -525,7 +528,7 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
     finally:
         for n in names:
             try:
-                con.unregister(n)
+                common._unregister(con, n)
             except Exception:
                 pass
 
@@ -717,7 +720,7 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
             _progress(progress, "commit", 1.0)
     finally:
         try:
-            con.unregister(batch)
+            common._unregister(con, batch)
         except Exception:
             pass
     rep = prepared.report

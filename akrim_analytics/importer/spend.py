@@ -156,7 +156,7 @@ def _analyse(con, batch: str, prepared) -> dict:
                            coalesce(r.posting_date, make_date(r.period // 100, r.period % 100, 1)), r.amount
                     FROM {ov_name} o JOIN {name} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
         finally:
-            con.unregister(ov_name)
+            common._unregister(con, ov_name)
         new_sup = con.execute(
             f"SELECT count(DISTINCT supplier_id) FROM {name} WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)"
         ).fetchall()[0][0]
@@ -167,7 +167,7 @@ def _analyse(con, batch: str, prepared) -> dict:
             f"""SELECT category_raw, count(*) FROM {name} WHERE category_raw IS NOT NULL AND category_code IS NULL
                 GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
     finally:
-        con.unregister(name)
+        common._unregister(con, name)
     return {
         "overlap_rows": o[0], "overlap_sum": float(o[1]) if o[1] is not None else 0.0,
         "overlaps": [{"row": r[0], "upload_id": r[1], "supplier_id": r[2], "invoice_no": r[3],
@@ -219,7 +219,7 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
                            CASE WHEN category_code IS NOT NULL THEN 'file' ELSE rule_source END
                     FROM {final_name}""", [upload_id])
         finally:
-            con.unregister(final_name)
+            common._unregister(con, final_name)
         progress(0.8)
         linking.link_contracts(con, upload_id)
         rows, total = con.execute(
@@ -227,7 +227,7 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
         n_sup = con.execute("SELECT count(*) FROM suppliers WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
         n_dep = con.execute("SELECT count(*) FROM departments WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
     finally:
-        con.unregister(name)
+        common._unregister(con, name)
     return CommitStats(rows=rows, total=float(total) if total is not None else None,
                        details={"new_suppliers": n_sup, "new_departments": n_dep, "overlapping_rows": ov.num_rows})
 
