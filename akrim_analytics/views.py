@@ -640,7 +640,8 @@ def suppliers_table(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | No
                     no_contract_only: bool = False) -> pd.DataFrame:
     """Suppliers with spend in the period (line department / category filter): spend,
     share, spend without contract, running contracts, the highest level among their
-    contracts and their own assessment, and register red flags."""
+    contracts and their own assessment, and register red flags (``flags``: the keys of
+    ``RED_FLAGS`` joined by commas, '' for none; ``n_flags``: how many)."""
     w = window(f.period)
     where, params = _spend_pred("s", w, f)
     pattern = _search_pattern(search)
@@ -667,7 +668,7 @@ def suppliers_table(con: duckdb.DuckDBPyConnection, f: Filters, run_id: int | No
                   LEFT JOIN fi ON fi.supplier_id = p.supplier_id
                   LEFT JOIN cl ON cl.supplier_id = p.supplier_id
                   LEFT JOIN ra sa ON sa.entity_type = 'supplier' AND sa.entity_id = p.supplier_id)
-            SELECT *, len(flags) AS n_flags FROM t
+            SELECT * EXCLUDE (flags), array_to_string(flags, ',') AS flags, len(flags) AS n_flags FROM t
             WHERE (?::VARCHAR IS NULL OR name ILIKE ? ESCAPE '\\' OR orgnr ILIKE ? ESCAPE '\\'
                    OR supplier_id ILIKE ? ESCAPE '\\' OR nace_code ILIKE ? ESCAPE '\\')
               AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], level))

@@ -172,7 +172,11 @@ def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | s
 
 
 def flag_texts(flags) -> list[str]:
-    return [t(f"views.flag.{f}") for f in ([] if flags is None else list(flags))]
+    """Texts of red-flag keys: a list, or the comma-joined keys of ``views.suppliers_table``."""
+    if flags is None or (isinstance(flags, float) and math.isnan(flags)):
+        return []
+    keys = [k for k in flags.split(",") if k] if isinstance(flags, str) else list(flags)
+    return [t(f"views.flag.{k}") for k in keys]
 
 
 def delta_amount(now: float | None, prev: float | None) -> str | None:
