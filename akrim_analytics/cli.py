@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "akrim_analytics.report.cli",  # report: quarterly leadership report (pptx/xlsx), supervision evidence
     "akrim_analytics.importer.cli",  # import FILE --db PATH [--kind ...], import-undo UPLOAD_ID
     "akrim_analytics.risk.cli",    # risk score|explain|runs|config
+    "akrim_analytics.plan_cli",    # plan show|export|one-more-person|adherence
 ]
 
 

@@ -1064,7 +1064,9 @@ def coverage_curve(con: duckdb.DuckDBPyConnection, settings: PlanSettings | None
     today_h = s.hours
     plus = today_h + s.hours_per_fte
     top = max(full, plus) * 1.02 if full else plus
-    grid = sorted(set([round(x, 6) for x in np.linspace(0, top, max(points, 2))] + [today_h, plus]))
+    # evenly spread points, and more where decisions are made (around today's capacity)
+    near = [today_h * f for f in (0.25, 0.5, 0.75, 1.5, 2.5, 3.5) if today_h * f < top]
+    grid = sorted(set([round(x, 6) for x in np.linspace(0, top, max(points, 2))] + near + [today_h, plus]))
     out = []
     for h in grid:
         marker = "today" if h == today_h else "plus_one" if h == plus else ""

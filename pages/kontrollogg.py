@@ -175,7 +175,7 @@ if selected:
                     doc_list(ctl["documents_received"]), doc_list(ctl["documents_missing"]), ctl["note"] or "–",
                     f"{ctl['updated_by'] or ctl['created_by'] or '–'} "
                     f"{fmt.datetime(ctl['updated_at'] or ctl['created_at']) if (ctl['updated_at'] or ctl['created_at']) else ''}",
-                ]}, hide_index=True, key="log_facts")
+                ]}, hide_index=True, key="log_facts", height=35 * 14 + 3)
             fs = common.cached(controls.findings, control_id=cid)
             st.markdown(f"**{t('followup.log.findings_title', n=len(fs))}**")
             if len(fs):

@@ -11,6 +11,7 @@ from akrim_analytics.filters import Period
 from akrim_analytics.i18n import t
 from akrim_analytics.plan import PlanError, PlanSettings
 from ui import charts, common
+from ui.leadership import md_escape
 
 lang = i18n.get_language()
 user = common.current_user()
@@ -44,19 +45,21 @@ with st.container(border=True):
                       index=0 if saved.capacity_mode == "fte" else 1,
                       format_func=lambda m: t(f"followup.page.mode.{m}"), key="plan_mode")
     hours_per_fte = c[3].number_input(t("followup.page.hours_per_fte"), min_value=0.0, value=float(saved.hours_per_fte),
-                                      step=10.0, help=t("followup.page.hours_per_fte_help"), key="plan_hpf")
+                                      step=10.0, help=t("followup.page.hours_per_fte_help"), key="plan_hpf",
+                                      format="%.0f")
     if mode == "fte":
-        ftes = c[2].number_input(t("followup.page.ftes"), value=float(saved.ftes), step=0.5, key="plan_ftes")
+        ftes = c[2].number_input(t("followup.page.ftes"), value=float(saved.ftes), step=0.5, key="plan_ftes",
+                                 format="%.1f")
         capacity_hours = saved.capacity_hours
     else:
         capacity_hours = c[2].number_input(t("followup.page.hours"), value=float(saved.hours), step=10.0,
-                                           key="plan_hours")
+                                           key="plan_hours", format="%.0f")
         ftes = saved.ftes
     min_dept = c[4].number_input(t("followup.page.min_per_department"), min_value=0, value=int(saved.min_per_department),
                                  step=1, help=t("followup.page.min_help"), key="plan_min")
     c = st.columns(5)
     effort = tuple(c[i].number_input(t("followup.page.effort", step=i + 1), value=float(saved.effort[i]), step=1.0,
-                                     key=f"plan_effort{i + 1}") for i in range(3))
+                                     key=f"plan_effort{i + 1}", format="%.1f") for i in range(3))
     skip = c[3].number_input(t("followup.page.skip_clean"), min_value=0, value=int(saved.skip_clean_months), step=1,
                              help=t("followup.page.skip_help"), key="plan_skip")
     valid = c[4].number_input(t("followup.page.valid_months"), min_value=0, value=int(saved.valid_months), step=1,
@@ -143,11 +146,12 @@ with tabs[0]:
             t("followup.plan.xl.dep.step3"): [fmt.number(x) for x in deps["step3"]],
             t("followup.plan.xl.dep.hours"): [fmt.number(x, 0) for x in deps["hours"]],
             t("followup.plan.xl.dep.minimum"): [fmt.number(x) for x in deps["minimum"]],
-        }, hide_index=True, key="plan_departments")
+        }, hide_index=True, key="plan_departments", height=35 * (len(deps) + 1) + 3)
         items = p.items if not department else p.items[p.items["department"] == department]
         if department:
             st.caption(t("followup.page.filtered", department=department, n=len(items), total=len(p.items)))
-        st.dataframe({
+        st.caption(t("followup.page.select_for_why"))
+        picked = st.dataframe({
             t("followup.plan.xl.dep.department"): items["department"].tolist(),
             t("followup.plan.xl.contract_id"): items["contract_id"].tolist(),
             t("followup.plan.xl.contract"): items["contract_name"].tolist(),
@@ -157,8 +161,15 @@ with tabs[0]:
             t("followup.plan.xl.hours"): [fmt.number(x, 0) for x in items["hours"]],
             t("followup.plan.xl.exposure"): [fmt.nok(x) for x in items["exposure"]],
             t("followup.plan.xl.why"): [plan.why(r) for r in items["reasons"]],
-        }, hide_index=True, key="plan_items",
+        }, hide_index=True, key="plan_items", on_select="rerun", selection_mode="single-row",
             column_config={t("followup.plan.xl.why"): st.column_config.TextColumn(width="large")})
+        sel = picked.selection.rows if picked and picked.selection else []
+        if sel:
+            r = items.iloc[sel[0]]
+            with st.container(border=True):
+                st.markdown(f"**{md_escape(t('followup.page.why_title', id=r['contract_id'], steps=r['steps_text']))}**")
+                for code, params in r["reasons"]:
+                    st.markdown(f"- {md_escape(plan.reason_text(code, params))}")
         cols = st.columns([1, 2])
         cur = common.con()
         n_rows = len(p.items)
@@ -214,7 +225,8 @@ with tabs[1]:
                 if r["feasible"]:
                     fig.add_trace(go.Scatter(x=[r["hours"]], y=[r["share_hm"] * 100], mode="markers+text",
                                              marker={"size": 14, "color": color},
-                                             text=[f"{label}: {fmt.pct(r['share_hm'])}"], textposition="top left",
+                                             text=[f"  {label}: {fmt.pct(r['share_hm'])}"],
+                                             textposition="middle right", textfont={"size": 15, "color": color},
                                              name=label, hoverinfo="skip"))
         charts.style(fig, title=t("followup.page.curve_chart", quarter=q.label(lang)),
                      x_title=t("followup.page.curve_x"), y_title=t("followup.page.curve_y"), height=520)

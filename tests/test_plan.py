@@ -524,3 +524,26 @@ def test_settings_round_trip_and_audit(con):
     with pytest.raises(PlanError):
         plan.save_settings(con, ANALYST, hours(0))
     assert plan.get_settings(con) == s
+
+
+# ----------------------------------------------------------------------------- command line
+
+def test_cli_show_export_and_errors(db_path, tmp_path, capsys):
+    from akrim_analytics import cli, db
+
+    c = db.connect(db_path)
+    setup_risk(c, HAND)
+    db.set_meta(c, "risk_as_of", "2026-09-30")
+    c.close()
+    assert cli.main(["plan", "show", "--db", str(db_path), "--hours", "10", "--quarter", "2026-K4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {i["contract_id"]: i["steps"] for i in out["items"]} == {"A": [1, 2], "B": [1]}
+    xlsx = tmp_path / "plan.xlsx"
+    assert cli.main(["plan", "export", "--db", str(db_path), "--hours", "12", "--out", str(xlsx)]) == 0
+    assert json.loads(capsys.readouterr().out)["contracts"] == 4 and xlsx.stat().st_size > 0
+    assert cli.main(["plan", "show", "--db", str(db_path), "--hours", "0"]) == 1
+    assert "øk kapasiteten" in capsys.readouterr().err
+    assert cli.main(["plan", "adherence", "--db", str(db_path), "--quarter", "2026-K4"]) == 1
+    assert "Ingen lagret plan" in capsys.readouterr().err
+    assert cli.main(["plan", "one-more-person", "--db", str(db_path), "--hours", "10"]) == 0
+    assert json.loads(capsys.readouterr().out)["extra_hours"] == 424.0

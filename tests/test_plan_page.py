@@ -80,10 +80,16 @@ def test_changing_capacity_replans(monkeypatch, demo_db, core):
 
 
 def test_hours_mode_and_english(monkeypatch, demo_db):
+    from akrim_analytics import i18n
+
     at = open_page(monkeypatch, demo_db, "oppfolging", query={"lang": "en"})
     assert "Contracts in the plan" in metrics(at)
-    at.radio(key="plan_mode").set_value("hours").run()
-    at.number_input(key="plan_hours").set_value(100.0).run()
+    i18n.set_language("en")   # the widget's labels are formatted in this thread too
+    try:
+        at.radio(key="plan_mode").set_value("hours").run()
+        at.number_input(key="plan_hours").set_value(100.0).run()
+    finally:
+        i18n.set_language("nb")
     assert not at.exception
     assert metrics(at)["Hours used of capacity"][0].endswith("of 100 h")
 
@@ -166,8 +172,11 @@ def test_log_edit_goes_to_the_audit_log(monkeypatch, demo_db_copy):
 
 def test_log_new_control(monkeypatch, demo_db_copy):
     path = demo_db_copy("log_new")
+    c = db.connect(path)
+    contract_id = c.execute("SELECT min(contract_id) FROM contracts").fetchone()[0]
+    c.close()
     at = open_page(monkeypatch, path, "kontrollogg", user=auth.User("test.analytiker", "analytiker"))
-    at.text_input(key="log_new_search").set_value("K-2025-0001").run()
+    at.text_input(key="log_new_search").set_value(contract_id).run()
     at.selectbox(key="log_new_step").set_value(2)
     import datetime as dt
 
@@ -178,7 +187,7 @@ def test_log_new_control(monkeypatch, demo_db_copy):
     try:
         row = c.execute("""SELECT contract_id, step, planned_date, status, created_by FROM controls
                            WHERE created_by = 'test.analytiker'""").fetchall()
-        assert row == [("K-2025-0001", 2, dt.date(2026, 12, 15), "planned", "test.analytiker")]
+        assert row == [(contract_id, 2, dt.date(2026, 12, 15), "planned", "test.analytiker")]
     finally:
         c.close()
 
@@ -197,14 +206,34 @@ def test_leder_reads_the_log_without_edit_forms(monkeypatch, demo_db, core):
 # ----------------------------------------------------------------------------- in a browser
 
 @pytest.mark.browser
-def test_both_pages_in_a_browser(streamlit_server, page):
+def test_both_pages_in_a_browser(streamlit_server, page, demo_con):
     for name in ("oppfolging", "kontrollogg"):
         page.goto(f"{streamlit_server}/{name}")
         wait_for_app(page)
         page.wait_for_selector("[data-testid='stMetric']", timeout=60000)
+        page.wait_for_selector("[data-testid='stDataFrame']", timeout=60000)
         if name == "oppfolging":
+            table = page.locator("[data-testid='stDataFrame']").nth(1)
+            table.scroll_into_view_if_needed()
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(REPO / "test-artifacts" / "followup_plan_table.png"))
             page.get_by_role("tab", name="Dekningskurve").click()
             page.wait_for_timeout(1500)
+            chart = page.locator("[data-testid='stPlotlyChart']").first
+            chart.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            chart.screenshot(path=str(REPO / "test-artifacts" / "followup_curve.png"))
+        page.wait_for_timeout(1000)
         assert_no_error_box(page, f"followup_{name}")
         text = page.inner_text("body")
         assert {"oppfolging": "Kontrakter i planen", "kontrollogg": "Åpne funn"}[name] in text
+    # one control with its findings, as an analyst would open it from a link
+    cid = demo_con.execute("SELECT min(control_id) FROM findings WHERE action = 'daily_fines'").fetchone()[0]
+    page.goto(f"{streamlit_server}/kontrollogg?kontroll={cid}")
+    wait_for_app(page)
+    detail = page.get_by_text(f"Kontroll {cid}:").first
+    detail.wait_for(timeout=60000)
+    detail.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    assert_no_error_box(page, "followup_kontrollogg_detail")
+    assert "Funn (" in page.inner_text("body")
