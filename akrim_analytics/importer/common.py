@@ -99,8 +99,17 @@ def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Tabl
     if len(key_cols) == 1:
         key = table.column(key_cols[0]).combine_chunks()
     else:
-        parts = [pc.cast(table.column(c), pa.string()).combine_chunks() for c in key_cols]
-        key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
+        # one int64 per row from the columns' dictionary codes (null = its own code)
+        key, span = None, 1
+        for c in key_cols:
+            d = pc.dictionary_encode(table.column(c).combine_chunks())
+            card = len(d.dictionary) + 1
+            codes = d.indices.cast(pa.int64()).fill_null(card - 1)
+            key = codes if key is None else pc.add(pc.multiply(key, card), codes)
+            span *= card
+        if span >= 2 ** 62:  # too many combinations for an int64: join the texts instead
+            parts = [pc.cast(table.column(c), pa.string()).combine_chunks() for c in key_cols]
+            key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
     uniq = pc.unique(key)
     first = pc.index_in(uniq, value_set=key, skip_nulls=False)
     keys = table.select(key_cols).take(first).append_column("_k", pa.array(range(len(uniq)), pa.int64()))

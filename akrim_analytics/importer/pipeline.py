@@ -79,7 +79,8 @@ class Prepared:
     def batch(self) -> pa.Table:
         """The valid rows (typed), as Arrow."""
         if "_batch" not in self.cache:
-            self.cache["_batch"] = self.typed.filter(self.typed.column("_valid"))
+            cols = ["_row"] + self.kind.field_names
+            self.cache["_batch"] = self.typed.select(cols).filter(self.typed.column("_valid"))
         return self.cache["_batch"]
 
     @property
@@ -464,9 +465,11 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table
     return pa.table(arrays)
 
 
-def _checks_sql(prepared: Prepared, typed_name: str) -> str:
-    """One row per problem: (_row, field, value, reason, warn)."""
+def _checks_sql(prepared: Prepared, typed_name: str, unreadable: set[str] | None = None) -> str:
+    """One row per problem: (_row, field, value, reason, warn). ``unreadable``: the fields
+    with a value that did not parse somewhere (None: check every mapped field)."""
     k = prepared.kind
+    unreadable = set(k.field_names) if unreadable is None else unreadable
     selects = []
     base = f"(SELECT * FROM {typed_name} WHERE NOT _blank AND NOT _total) t"
     for f in k.fields:
@@ -474,7 +477,7 @@ def _checks_sql(prepared: Prepared, typed_name: str) -> str:
         if f.required:
             selects.append(f"SELECT _row, '{f.name}' AS field, CAST(NULL AS VARCHAR) AS value, 'missing' AS reason, false AS warn "
                            f"FROM {base} WHERE \"{f.name}__raw\" IS NULL")
-        if mapped and f.type not in ("text", "code"):
+        if mapped and f.type not in ("text", "code") and f.name in unreadable:
             selects.append(f"SELECT _row, '{f.name}', CAST(\"{f.name}__raw\" AS VARCHAR), 'unreadable_{f.type}', {str(f.on_invalid == 'warn').lower()} "
                            f"FROM {base} WHERE \"{f.name}__raw\" IS NOT NULL AND \"{f.name}\" IS NULL")
     for ch in k.checks:
@@ -501,7 +504,10 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
         typed = _build_typed(con, prepared, progress)
         typed_name = _register(con, typed)
         names.append(typed_name)
-        problems = common._arrow(con, _checks_sql(prepared, typed_name))
+        unreadable = {f.name for f in k.fields if f.name in prepared.mapping and f.type not in ("text", "code")
+                      and pc.sum(pc.and_(pc.is_valid(typed.column(f"{f.name}__raw")),
+                                         pc.is_null(typed.column(f.name)))).as_py()}
+        problems = common._arrow(con, _checks_sql(prepared, typed_name, unreadable))
         problems_name = _register(con, problems)
         names.append(problems_name)
         bad = pc.unique(pc.filter(problems.column("_row"), pc.invert(problems.column("warn").fill_null(False))))

@@ -473,8 +473,8 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
     try:
         reader = fastexcel.read_excel(str(info.path))
         loaded = reader.load_sheet(sheet, header_row=header_row, dtype_coercion="coerce")
-        cols_info = loaded.available_columns()
         table, errors = loaded.to_arrow_with_errors()
+        cols_info = loaded.available_columns()
     except ImportRefused:
         raise
     except Exception as e:
