@@ -3,10 +3,11 @@ capacity (akrim_analytics.plan), the coverage curve, what one more person would 
 the Excel export per department, and plan against done."""
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from akrim_analytics import export, fmt, i18n, plan
+from akrim_analytics import export, fmt, i18n, plan, queries
 from akrim_analytics.filters import Period
 from akrim_analytics.i18n import t
 from akrim_analytics.plan import PlanError, PlanSettings
@@ -73,10 +74,24 @@ with st.container(border=True):
         step_w = tuple(w[3 + i].number_input(t("followup.page.step_weight", step=i + 1), min_value=0.0,
                                              value=float(saved.step_weights[i]), step=1.0, key=f"plan_sw{i}")
                        for i in range(3))
+    with st.expander(t("followup.page.dept_minimums")):
+        st.caption(t("followup.page.dept_minimums_help"))
+        deps_all = common.cached(queries.departments)
+        current = dict(saved.department_minimums)
+        edited = st.data_editor(
+            pd.DataFrame({"code": deps_all["code"], "name": deps_all["name"],
+                          "minimum": [int(current.get(c, 0)) for c in deps_all["code"]]}),
+            hide_index=True, key="plan_dept_min", disabled=["code", "name"],
+            column_config={"code": st.column_config.TextColumn(t("followup.plan.xl.dep.department")),
+                           "name": st.column_config.TextColumn(t("followup.page.dept_name")),
+                           "minimum": st.column_config.NumberColumn(t("followup.plan.xl.dep.minimum"), min_value=0,
+                                                                    step=1, format="%d")})
+        dept_mins = tuple(sorted((str(c), int(n)) for c, n in zip(edited["code"], edited["minimum"].fillna(0))
+                                 if int(n) > 0))
     settings = PlanSettings(capacity_mode=mode, capacity_hours=float(capacity_hours), ftes=float(ftes),
                             hours_per_fte=float(hours_per_fte), effort=effort, level_weights=level_w,
                             step_weights=step_w, min_per_department=int(min_dept),
-                            department_minimums=saved.department_minimums, skip_clean_months=int(skip),
+                            department_minimums=dept_mins, skip_clean_months=int(skip),
                             valid_months=int(valid))
     if can_edit and settings != saved:
         if st.button(t("followup.page.save_settings"), icon=":material/save:", key="plan_save_settings"):
