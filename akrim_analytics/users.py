@@ -198,14 +198,16 @@ class LoginResult:
 
 
 def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str,
-                 now: datetime | None = None) -> LoginResult:
+                 now: datetime | None = None, *, ip: str | None = None) -> LoginResult:
     """Check a local login and record it (login_attempts + audit log).
 
     A failure is recorded *before* the password is checked and turned into a success
     afterwards, so parallel guesses count at once. While a username is locked its
     password is not checked at all. Unknown usernames are throttled the same way and
-    take the same time, so the answer never tells whether an account exists."""
+    take the same time, so the answer never tells whether an account exists. ``ip`` (the
+    browser's address, when known) goes into the audit entry."""
     now = now or datetime.now()
+    client = {"ip": ip} if ip else {}
     name = normalise(username)
     if not name or not password:
         return LoginResult(None, "invalid")
@@ -215,7 +217,7 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str,
         if state.locked_until is not None:
             _attempt(con, name, "locked", "local", now)
             audit.log(con, name, "login_locked", "user", name,
-                      {"locked_until": state.locked_until.isoformat(timespec="seconds")})
+                      {"locked_until": state.locked_until.isoformat(timespec="seconds"), **client})
             return LoginResult(None, "locked", state.locked_until)
         _attempt(con, name, "failure", "local", now)   # turned into a success below
         row = con.execute("SELECT password_hash, role, display_name, active FROM users WHERE username = ?",
@@ -231,13 +233,13 @@ def authenticate(con: duckdb.DuckDBPyConnection, username: str, password: str,
                 sql = "UPDATE users SET last_login_at = ?, password_hash = ? WHERE username = ?"
                 params = [now, HASHER.hash(password), name]
             con.execute(sql, params)
-            audit.log(con, name, "login", "user", name, {"method": "local"})
+            audit.log(con, name, "login", "user", name, {"method": "local", **client})
             return LoginResult(User(name, row[1], row[2]), "ok")
         reason = "unknown_user" if row is None else ("inactive" if not row[3] else
                                                       ("no_password" if stored is None else "wrong_password"))
         state = lock_state(con, name, now)
         audit.log(con, name, "login_failed", "user", name,
-                  {"method": "local", "reason": reason, "consecutive_failures": state.failures})
+                  {"method": "local", "reason": reason, "consecutive_failures": state.failures, **client})
     if state.locked_until is not None:
         return LoginResult(None, "locked", state.locked_until)
     return LoginResult(None, "invalid", attempts_left=FREE_ATTEMPTS - state.failures)
@@ -317,19 +319,22 @@ def sso_user(con: duckdb.DuckDBPyConnection, claims: Mapping, settings: SsoSetti
     return SsoDecision(None, identity, "not_allowed")
 
 
-def record_sso_login(con: duckdb.DuckDBPyConnection, decision: SsoDecision, now: datetime | None = None) -> None:
+def record_sso_login(con: duckdb.DuckDBPyConnection, decision: SsoDecision, now: datetime | None = None, *,
+                     ip: str | None = None) -> None:
     """Store one single-sign-on login (or refusal) in login_attempts and the audit log."""
     now = now or datetime.now()
+    client = {"ip": ip} if ip else {}
     identity = decision.identity or "?"
     with db.transaction(con):
         if decision.user is not None:
             _attempt(con, identity, "success", "sso", now)
             con.execute("UPDATE users SET last_login_at = ? WHERE username = ?", [now, identity])
             audit.log(con, decision.user, "login", "user", identity,
-                      {"method": "sso", "role": decision.user.role, "via": decision.reason})
+                      {"method": "sso", "role": decision.user.role, "via": decision.reason, **client})
         else:
             _attempt(con, identity, "failure", "sso", now)
-            audit.log(con, identity, "login_failed", "user", identity, {"method": "sso", "reason": decision.reason})
+            audit.log(con, identity, "login_failed", "user", identity,
+                      {"method": "sso", "reason": decision.reason, **client})
 
 
 # --------------------------------------------------------------------------- changes (admin)

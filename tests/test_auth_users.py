@@ -297,3 +297,10 @@ def test_sso_allow_list_in_the_configuration(con):
     assert users.sso_user(con, {"email": "ops@kommune.no"}, settings).reason == "inactive"
     with pytest.raises(ValueError, match="sjef"):
         users.SsoSettings.from_mapping({"allow": {"x@k.no": "sjef"}})
+
+
+def test_the_client_address_is_in_the_login_entries(con_users):
+    users.authenticate(con_users, "ola.nordmann", "feil passord!!", now=T0, ip="10.1.2.3")
+    users.authenticate(con_users, "ola.nordmann", PW, now=T0, ip="10.1.2.3")
+    e = audit.entries(con_users, actions=["login", "login_failed"])
+    assert [__import__("json").loads(d)["ip"] for d in e["details"]] == ["10.1.2.3", "10.1.2.3"]

@@ -55,6 +55,14 @@ def sso_settings() -> users.SsoSettings:
     return settings
 
 
+def _client_ip() -> str | None:
+    """The browser's address as the server sees it (for the audit log), when known."""
+    try:
+        return st.context.ip_address
+    except Exception:
+        return None
+
+
 def _st_user_claims() -> dict | None:
     """The identity token's claims when the browser is logged in through OIDC."""
     try:
@@ -103,7 +111,7 @@ def session_user() -> auth.User | None:
         st.session_state.pop("_sso_error", None)
         decision = users.sso_user(common.con(), claims, settings)
         if st.session_state.get("_sso_recorded") != (decision.identity, decision.reason):
-            users.record_sso_login(common.con(), decision)
+            users.record_sso_login(common.con(), decision, ip=_client_ip())
             st.session_state["_sso_recorded"] = (decision.identity, decision.reason)
         st.session_state["_sso_decision"] = decision
         if decision.user is None:
@@ -180,7 +188,8 @@ def _submit_login() -> None:
     """The form's callback: check the password, then forget it (it is not kept in the
     session, not even in the widget)."""
     ss = st.session_state
-    result = users.authenticate(common.con(), ss.get("login_username") or "", ss.get("login_password") or "")
+    result = users.authenticate(common.con(), ss.get("login_username") or "", ss.get("login_password") or "",
+                                ip=_client_ip())
     ss["login_password"] = ""
     if result.ok:
         ss["user"] = result.user
