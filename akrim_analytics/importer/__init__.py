@@ -71,9 +71,24 @@ from .kinds import Check, CommitStats, Field, Kind, register
 from .mappings import delete as delete_mapping
 from .mappings import list_mappings
 from .pipeline import ImportResult, Prepared, commit, describe, import_file, prepare, reconciliation, remap
-from .report import report_frames, report_xlsx
 from .rules import add_rule, delete_rule, list_rules, unclassified_summary, update_rule
 from .uploads import can_undo, get_report, list_uploads, undo_upload
+
+
+
+def report_frames(report: dict, lang: str | None = None):
+    """The validation report as tables (pandas is imported only when a report is made)."""
+    from .report import report_frames as frames
+
+    return frames(report, lang)
+
+
+def report_xlsx(report: dict, lang: str | None = None) -> bytes:
+    """The validation report as an .xlsx workbook, formula-injection safe."""
+    from .report import report_xlsx as xlsx
+
+    return xlsx(report, lang)
+
 
 __all__ = [
     "ImportRefused", "ImportResult", "Prepared", "prepare", "remap", "commit", "import_file", "describe",

@@ -34,7 +34,6 @@ def _cmd_import(args) -> int:
     from . import kinds
     from .errors import ImportRefused
     from .pipeline import commit, prepare
-    from .report import report_xlsx
 
     path = Path(args.file)
     if not path.is_file():
@@ -46,6 +45,8 @@ def _cmd_import(args) -> int:
             progress = _progress_printer(args.progress)
             prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress)
             if args.report:
+                from .report import report_xlsx
+
                 Path(args.report).write_bytes(report_xlsx(prepared.report))
             result = commit(con, auth.SYSTEM, prepared, accept_valid_rows=args.accept_valid_rows,
                             save_mapping_as=args.save_mapping, sheet_confirmed=args.sheet is not None,
