@@ -275,3 +275,41 @@ def test_log_filters_and_overdue(log_db):
     ch = controls.contract_choices(con, "skole")
     assert ch["contract_id"].tolist() == ["K1"]
     assert controls.label("step", 2).startswith("Trinn 2") and controls.label("action", None) == "–"
+
+
+def test_every_followup_text_exists_in_both_languages():
+    """Static keys used by the follow-up code and pages, and every code's label."""
+    import re
+
+    from akrim_analytics import i18n, plan
+    from conftest import REPO
+
+    strings = i18n.strings()
+    files = ["akrim_analytics/controls.py", "akrim_analytics/plan.py", "akrim_analytics/controls_import.py",
+             "pages/kontrollogg.py", "pages/oppfolging.py"]
+    keys = set()
+    for f in files:
+        keys |= set(re.findall(r"""t\(\s*["']((?:followup|nav|import)\.[a-z_0-9.]+)["']""", (REPO / f).read_text()))
+    keys |= {f"followup.step.{s}" for s in controls.STEPS} | {f"followup.step_short.{s}" for s in controls.STEPS}
+    for kind, codes in (("document", controls.DOCUMENTS), ("finding_type", controls.FINDING_TYPES),
+                        ("severity", controls.SEVERITIES), ("action", controls.ACTIONS),
+                        ("status", controls.CONTROL_STATUSES), ("outcome", controls.OUTCOMES),
+                        ("finding_status", controls.FINDING_STATUSES), ("level", plan.LEVELS),
+                        ("field", controls.CONTROL_FIELDS + controls.FINDING_FIELDS)):
+        keys |= {f"followup.{kind}.{c}" for c in codes}
+    for code in ("level", "level_nomatrix", "value", "department_minimum", "step1_first", "step1_done", "partial",
+                 "open_findings"):
+        keys.add(f"followup.plan.reason.{code}")
+    for code in ("capacity", "skipped_clean", "already_done"):
+        keys.add(f"followup.plan.nc.{code}")
+    for code in ("min_capped", "nothing_to_plan", "capacity_below_step", "all_covered"):
+        keys.add(f"followup.plan.note.{code}")
+    for c in ("capacity", "effort", "weights", "department_minimum", "no_risk_run", "no_contracts"):
+        keys.add(f"followup.page.constraint.{c}")
+    from akrim_analytics.controls_import import CHECKS, FIELDS
+
+    keys |= {f"import.reason.{c.reason}" for c in CHECKS} | {f"import.field.{f.name}" for f in FIELDS}
+    keys.add("import.kind.controls")
+    assert len(keys) > 150
+    missing = sorted(k for k in keys if k not in strings or not strings[k].get("nb") or not strings[k].get("en"))
+    assert not missing, missing
