@@ -101,6 +101,8 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
                 "DuckDB lets one process open a database file at a time: stop that process, or "
                 "run this on a copy.") from e
         raise
+    # No progress bar: it would print into the CLI's JSON output and the server log.
+    con.execute("SET enable_progress_bar = false")
     if migrate_schema and not read_only:
         migrate(con)
     return con
