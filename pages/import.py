@@ -32,7 +32,8 @@ if flash:
 
 def _unclassified_line() -> None:
     """The share of spend no rule places: always visible on this page."""
-    summary = importer.unclassified_summary(con)
+    f = common.get_filters()
+    summary = importer.unclassified_summary(con, f.period.year if f is not None else None)
     if summary["total"]:
         st.metric(t("import.page.unclassified", year=summary["year"]), fmt.pct(summary["share"]),
                   help=t("import.page.unclassified_help", amount=fmt.nok(summary["unclassified"]),

@@ -108,12 +108,16 @@ class Prepared:
         t = self.raw.table.slice(0, n)
         out = {"Rad": t.column("_row").to_pylist()}
         for c in self.raw.columns:
-            col = t.column(f"c{c.index}")
-            out[c.name] = [None if v is None else _as_text(v) for v in col.to_pylist()]
+            values = t.column(f"c{c.index}").to_pylist()
+            if f"c{c.index}_x" in t.column_names:
+                values = [x if x is not None else v for x, v in zip(t.column(f"c{c.index}_x").to_pylist(), values)]
+            out[c.name] = ["" if v is None else _as_text(v) for v in values]
         return out
 
 
 def _as_text(v) -> str:
+    if isinstance(v, str):
+        return v[:-9] if v.endswith(" 00:00:00") and len(v) == 19 else v
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     if hasattr(v, "isoformat"):
