@@ -333,16 +333,22 @@ def candidates(con: duckdb.DuckDBPyConnection, settings: PlanSettings, q: Period
 class _Model:
     """Options per contract as padded arrays: row c, column k = depth k (0 = nothing).
 
-    V, H: cumulative value and hours; ok: option exists; steps[c]: the pending steps
-    in order (depth k plans steps[c][:k]); dept: department index; mins: per department."""
+    V, H: cumulative value and hours; ok: option exists; pending[c, s-1]: step s is
+    called for and not done (depth k plans the first k of them); dept: department
+    index; mins: per department."""
     V: np.ndarray
     H: np.ndarray
     ok: np.ndarray
     dept: np.ndarray
     dept_codes: list
     mins: np.ndarray
-    steps: list
+    pending: np.ndarray
     scale: float
+
+    def planned_steps(self, depth: np.ndarray) -> np.ndarray:
+        """(n, 3) booleans: step s is planned at these depths (the first ``depth``
+        pending steps of each contract)."""
+        return self.pending & (np.cumsum(self.pending, axis=1) <= np.asarray(depth)[:, None])
 
 
 def _build_model(cand: pd.DataFrame, s: PlanSettings, mins: dict[str, int]) -> _Model:
@@ -368,13 +374,14 @@ def _build_model(cand: pd.DataFrame, s: PlanSettings, mins: dict[str, int]) -> _
         H[rows, k[rows]] = H[rows, cnt[rows]] + s.effort[si]
         ok[rows, k[rows]] = True
         cnt = cnt + p
-    steps = [[st for st, p in zip(STEPS, row) if p] for row in pending.tolist()]
-    codes = sorted({str(d) for d in cand["department"].fillna("")}) if n else []
-    index = {c: i for i, c in enumerate(codes)}
-    dept = np.array([index[str(d)] for d in cand["department"].fillna("")], dtype=int) if n else np.zeros(0, int)
+    if n:
+        codes_arr, dept = np.unique(cand["department"].fillna("").astype(str).to_numpy(), return_inverse=True)
+        codes, dept = [str(c) for c in codes_arr], dept.ravel().astype(int)
+    else:
+        codes, dept = [], np.zeros(0, int)
     m = np.array([mins.get(c, 0) for c in codes], dtype=float)
     scale = float(V.max()) if n and V.max() > 0 else 1.0
-    return _Model(V / scale, H, ok, dept, codes, m, steps, scale)
+    return _Model(V / scale, H, ok, dept, codes, m, pending, scale)
 
 
 def _lagrangian(M: _Model, C: float, lam: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -423,7 +430,7 @@ def _dual(M: _Model, C: float) -> tuple[float, float, float]:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-13 * max(1.0, hi):
+        if hi - lo <= 1e-9 * hi:
             break
     bound = min(_lagrangian(M, C, lo)[0], _lagrangian(M, C, hi)[0])
     return lo, hi, bound
@@ -465,27 +472,42 @@ def _incumbent(M: _Model, C: float, lam: float) -> np.ndarray | None:
             choice[c] = 0
         if used > C + 1e-9:
             return None
-    # fill spare hours: repeatedly add the next step with the best value per hour that fits
+    # fill spare hours: add next steps by value per hour while they fit (greedy, skipping
+    # what does not fit); each pass takes a whole prefix at once, then the few that still fit
     for _ in range(3):
         nxt = np.minimum(choice + 1, 3)
-        can = M.ok[np.arange(n), nxt] & (nxt > choice)
-        idx = np.nonzero(can)[0]
+        idx = np.nonzero(M.ok[np.arange(n), nxt] & (nxt > choice))[0]
         if not len(idx):
             break
         dv = M.V[idx, nxt[idx]] - M.V[idx, choice[idx]]
         dh = M.H[idx, nxt[idx]] - M.H[idx, choice[idx]]
-        order = idx[np.lexsort((idx, -(dv / np.maximum(dh, 1e-12))))]
-        added = False
-        for c in order:
-            inc_h = M.H[c, choice[c] + 1] - M.H[c, choice[c]]
-            if M.V[c, choice[c] + 1] - M.V[c, choice[c]] <= 0:
-                break
-            if used + inc_h <= C + 1e-9:
-                used += inc_h
-                choice[c] += 1
-                added = True
-        if not added:
+        pos = dv > 0
+        idx, dv, dh = idx[pos], dv[pos], dh[pos]
+        if not len(idx):
             break
+        order = np.lexsort((idx, -(dv / np.maximum(dh, 1e-12))))
+        idx, dh = idx[order], dh[order]
+        rem = C - used
+        take = np.cumsum(dh) <= rem + 1e-9
+        # the prefix that fits, up to the first step that does not
+        stop = int(np.argmin(take)) if not take.all() else len(take)
+        chosen = idx[:stop]
+        rem -= float(dh[:stop].sum())
+        rest_idx, rest_dh = idx[stop:], dh[stop:]
+        extra = []
+        while len(rest_dh):
+            fits = rest_dh <= rem + 1e-9
+            if not fits.any():
+                break
+            i = int(np.argmax(fits))
+            extra.append(rest_idx[i])
+            rem -= float(rest_dh[i])
+            rest_idx, rest_dh = rest_idx[i + 1:], rest_dh[i + 1:]
+        added = np.r_[chosen, np.array(extra, dtype=int)].astype(int)
+        if not len(added):
+            break
+        choice[added] += 1
+        used = C - rem
     return choice
 
 
@@ -500,7 +522,7 @@ def _dominance(M: _Model, C: float) -> _Model:
     n = len(M.V)
     if not n:
         return M
-    pend = np.array([sum(1 << (st - 1) for st in steps) for steps in M.steps], dtype=int)
+    pend = M.pending.astype(int) @ np.array([1, 2, 4])
     dept = M.dept if M.mins.any() else np.zeros(n, int)
     _, cls = np.unique(np.stack([dept, pend], axis=1), axis=0, return_inverse=True)
     cls = cls.ravel()
@@ -704,12 +726,13 @@ class Plan:
 
 def _minimums(cand: pd.DataFrame, s: PlanSettings, steps_pending: pd.Series, lang_notes: list) -> dict[str, int]:
     """Per department the number of contracts to control; checks that it can be met."""
-    plannable = cand[steps_pending > 0]
-    have = plannable.groupby(plannable["department"].fillna("")).size().to_dict()
-    names = dict(zip(cand["department"].fillna(""), cand["department_name"].fillna("")))
+    dep = cand["department"].fillna("").astype(str)
+    have = dep[(steps_pending > 0).to_numpy()].value_counts().to_dict()
+    first = cand.assign(_d=dep).drop_duplicates("_d")
+    names = dict(zip(first["_d"], first["department_name"].fillna("")))
     mins: dict[str, int] = {}
     if s.min_per_department > 0:
-        for d in sorted(set(cand["department"].fillna(""))):
+        for d in sorted(names):
             n = int(have.get(d, 0))
             mins[d] = min(s.min_per_department, n)
             if n < s.min_per_department:
@@ -869,7 +892,9 @@ def _assemble(cand, M, rows, depth, sol, s, q, ref, run_id, notes) -> Plan:
     openf = cand["open_findings"].to_numpy(dtype=int)
 
     planned = np.nonzero(depth > 0)[0]
-    steps_of = {int(c): M.steps[j_of[c]][: depth[c]] for c in planned}
+    pl = M.planned_steps(depth[rows]) if nr else np.zeros((0, 3), bool)
+    pl_rows = pl[j_of[planned]].tolist() if len(planned) else []
+    steps_of = {int(c): [st for st, on in zip(STEPS, row) if on] for c, row in zip(planned.tolist(), pl_rows)}
     reasons_all = []
     for c in planned:
         st = steps_of[int(c)]
@@ -1109,10 +1134,8 @@ def one_more_person(con: duckdb.DuckDBPyConnection, settings: PlanSettings | Non
         depth = np.zeros(len(cand), int)
         depth[rows] = sol.choice
         cov = _coverage(cand, depth)
-        steps = {k: 0 for k in STEPS}
-        for j, c in enumerate(rows):
-            for stp in M.steps[j][: depth[c]]:
-                steps[stp] += 1
+        counts = M.planned_steps(sol.choice).sum(axis=0) if len(rows) else np.zeros(3, int)
+        steps = {k: int(counts[k - 1]) for k in STEPS}
         res[key] = (h, sol, depth, cov, steps)
     hb, sb, db_, cb, stb = res["before"]
     ha, sa, da, ca, sta = res["after"]
