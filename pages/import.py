@@ -62,6 +62,18 @@ def _stored_file(uploaded) -> tuple[Path, str]:
     return Path(files[digest]), digest
 
 
+def _forget_file(digest: str) -> None:
+    """Remove the temporary copy of an uploaded file once it is imported."""
+    stored = st.session_state.get("_import_files", {}).pop(digest, None)
+    if stored:
+        path = Path(stored)
+        path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()
+        except OSError:
+            pass
+
+
 def _field_label(name: str) -> str:
     return t(f"import.field.{name}")
 
@@ -218,6 +230,7 @@ def _upload_tab() -> None:
         if result.report.get("reconciliation"):
             message += " " + result.report["reconciliation"]
         st.session_state["_import_flash"] = message
+        _forget_file(digest)
         for key in ("_import_prepared", "_import_key", "imp_sheet", "imp_accept", "imp_save_mapping"):
             st.session_state.pop(key, None)
         st.session_state["_import_gen"] = gen + 1

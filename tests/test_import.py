@@ -443,3 +443,19 @@ def test_cell_error_values_are_recovered():
     assert cell_error_text("Expected float but got 'String(\"a\\\"b\\\\c\\u{a0}d\")'") == 'a"b\\c\u00a0d'
     assert cell_error_text("Expected float but got 'Error(Div0)'") == "#DIV/0!"
     assert cell_error_text("something else") is None
+
+
+def test_calamine_scan_agrees_with_the_streaming_scan(tmp_path):
+    """xls/xlsb/ods are scanned with python-calamine: same header rows as the xlsx stream."""
+    from akrim_analytics.importer import fileformat, reader
+
+    path = corpus.messy_spend(tmp_path / "r.xlsx")
+    info = fileformat.inspect(path)
+    streamed = {h.name: h.rows[:6] for h in reader._scan_xlsx(info)}
+    calamine = {h.name: h.rows[:6] for h in reader._scan_calamine(info)}
+    assert list(streamed) == list(calamine) == ["Parametre", "Reskontro"]
+    for name in streamed:
+        assert [r for r, _ in streamed[name]] == [r for r, _ in calamine[name]]
+        assert [set(c) for _, c in streamed[name]] == [set(c) for _, c in calamine[name]]
+    head = calamine["Reskontro"]
+    assert head[2][1][0] == "Lev.nr" and head[2][0] == 3

@@ -9,7 +9,9 @@ departments are created with the upload (and removed with it when unused).
 
 Lines that match a line of an earlier upload on supplier, invoice number, date and
 amount are reported and not imported again. Without a category column the lines are
-categorised by the rules (``categorize.categorize``); then they are linked to contracts.
+categorised by the rules as they are inserted (``categorize.pair_categories_sql``, the same
+SQL ``categorize.categorize`` runs; updating a million fresh rows afterwards would be slow),
+and then linked to contracts (``linking.link_contracts``).
 """
 from __future__ import annotations
 
