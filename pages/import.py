@@ -139,6 +139,11 @@ def _upload_tab() -> None:
     if uploaded is None:
         return
     path, digest = _stored_file(uploaded)
+    if st.session_state.get("_import_digest") != (digest, kind):
+        # another file (or kind): forget the sheet and choices made for the previous one
+        for key in ("imp_sheet", "imp_accept"):
+            st.session_state.pop(key, None)
+        st.session_state["_import_digest"] = (digest, kind)
     sheet_choice = st.session_state.get("imp_sheet")
     state_key = (digest, kind, sheet_choice)
     prepared: importer.Prepared | None = st.session_state.get("_import_prepared")

@@ -112,3 +112,24 @@ def test_category_rules_section_is_for_admins(live_db, tmp_path):
     next(b for b in at.button if b.label == "Legg til regel").click().run()
     assert not at.exception
     assert count(live_db, "SELECT count(*) FROM category_rules WHERE prefix = '1999' AND category = 'IKT'") == 1
+
+
+def test_analyst_picks_the_sheet_when_several_could_be_the_data(live_db, tmp_path):
+    at = open_page(auth.User("ola", "analytiker", "Ola"))
+    data = [["Bilagsdato", "Leverandør", "Beløp"], ["01.01.2025", "A AS", 10]]
+    other = [["Bilagsdato", "Leverandør", "Beløp"], ["01.01.2024", "B AS", 20], ["02.01.2024", "B AS", 5]]
+    path = corpus.workbook(tmp_path / "to-ark.xlsx", {"2025": data, "2024": other})
+    at.file_uploader[0].set_value(("to-ark.xlsx", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    assert at.radio(key="imp_sheet").options == ["2025", "2024"]
+    at.radio(key="imp_sheet").set_value("2024").run()
+    assert "Ark **2024**" in texts(at)
+    at.button(key="imp_commit").click().run()
+    assert not at.exception
+    assert count(live_db, "SELECT sum(amount) FROM spend") == 25
+    # a new file with other sheets starts afresh
+    single = corpus.workbook(tmp_path / "ett.xlsx", {"Data": data})
+    at.file_uploader[0].set_value(("ett.xlsx", single.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.exception and "Ark **Data**" in texts(at)
