@@ -467,6 +467,34 @@ def cell_error_text(detail: str) -> str | None:
     return None
 
 
+def _absolute_columns(names: list[str], header: dict[int, object]) -> list[int] | None:
+    """The sheet column of each fastexcel column, from the header row we scanned.
+
+    fastexcel names a column by its header text (a repeat gets ``_1``, ``_2`` …; a blank
+    header ``__UNNAMED__<position>``) and its columns run contiguously from the first
+    used column of the sheet, so one offset aligns them. None when the names disagree."""
+    texts = {a: v for a, v in header.items() if isinstance(v, str)}
+    offsets = [a - i for i, nm in enumerate(names) for a, v in texts.items() if v == nm]
+    if not offsets:
+        return None
+    offset = max(set(offsets), key=offsets.count)
+    if offset < 0:
+        return None
+    for i, nm in enumerate(names):
+        if nm.startswith("__UNNAMED__"):
+            if texts.get(offset + i):
+                return None
+            continue
+        v = header.get(offset + i)
+        if not isinstance(v, str):
+            if v is None:
+                return None
+            continue   # a number or date as header: fastexcel's own text for it
+        if nm != v and not re.fullmatch(re.escape(v) + r"_\d+", nm):
+            return None
+    return [offset + i for i in range(len(names))]
+
+
 def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) -> RawTable:
     import fastexcel
 
@@ -474,7 +502,6 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
         reader = fastexcel.read_excel(str(info.path))
         loaded = reader.load_sheet(sheet, header_row=header_row, dtype_coercion="coerce")
         table, errors = loaded.to_arrow_with_errors()
-        cols_info = loaded.available_columns()
     except ImportRefused:
         raise
     except Exception as e:
@@ -510,7 +537,9 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
                             rows=f"{header_row + 1 + n:,}".replace(",", " "),
                             limit=f"{EXCEL_MAX_ROWS:,}".replace(",", " "))
     hdr = _header_cells(scan_result, sheet, header_row)
-    abs_idx = [c.absolute_index for c in cols_info]
+    abs_idx = _absolute_columns(table.column_names, hdr)
+    if abs_idx is None:   # could not align the names with the scanned header: ask fastexcel (slower)
+        abs_idx = [c.absolute_index for c in loaded.available_columns()]
     headers = [(a, str(hdr.get(a, "")).strip() if hdr.get(a) is not None else "") for a in abs_idx]
     names = _unique_names(headers)
     columns = [Column(i, a, h, nm) for i, ((a, h), nm) in enumerate(zip(headers, names))]
