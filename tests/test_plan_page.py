@@ -211,9 +211,9 @@ def test_both_pages_in_a_browser(streamlit_server, page, demo_con):
         page.goto(f"{streamlit_server}/{name}")
         wait_for_app(page)
         page.wait_for_selector("[data-testid='stMetric']", timeout=60000)
-        page.wait_for_selector("[data-testid='stDataFrame']", timeout=60000)
+        page.locator("[data-testid='stDataFrame']:visible").first.wait_for(timeout=60000)
         if name == "oppfolging":
-            table = page.locator("[data-testid='stDataFrame']").nth(1)
+            table = page.locator("[data-testid='stDataFrame']:visible").nth(1)
             table.scroll_into_view_if_needed()
             page.wait_for_timeout(800)
             page.screenshot(path=str(REPO / "test-artifacts" / "followup_plan_table.png"))
