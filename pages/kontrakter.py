@@ -8,7 +8,7 @@ import streamlit as st
 
 from akrim_analytics import fmt, i18n, views
 from akrim_analytics.i18n import t
-from ui import common, risk_widgets
+from ui import common, contract_forms, risk_widgets
 from ui import leadership as lv
 
 f = common.get_filters()
@@ -26,6 +26,7 @@ if contract_id:
         st.warning(t("views.kt.not_found", id=contract_id), icon=":material/search_off:")
         st.stop()
     st.title(lv.md_escape(f"{c['contract_id']} {c['name']}"))
+    contract_forms.flash()
     latest = common.cached(views.latest_run)
     a = common.cached(views.assessment, latest.run_id if latest else None, "contract", contract_id)
     period = f.period.label(lang) if f else None
@@ -52,6 +53,7 @@ if contract_id:
     with right:
         st.subheader(t("views.flags.title"))
         lv.red_flags(c["supplier_id"])
+    contract_forms.edit_section(contract_id)
 
     st.subheader(t("views.kt.spend_title"))
     lv.spend_chart(in_period, title=t("views.kt.spend_chart", name=c["contract_id"]), period=f.period if f else None,
@@ -72,6 +74,8 @@ if contract_id:
 
 # ---------------------------------------------------------------- the list
 st.title(t("nav.kontrakter"))
+contract_forms.flash()
+contract_forms.new_section()
 if f is None:
     common.empty_state()
     st.stop()

@@ -172,6 +172,10 @@ EXPECTED = {
     **{f"akrim_analytics.controls.{n}": "analytiker" for n in (
         "create_control", "update_control", "close_control", "delete_control",
         "add_finding", "update_finding", "close_finding", "reopen_finding", "delete_finding")},
+    # The contract register kept up to date in the app; deleting (an unused contract) is admin's.
+    **{f"akrim_analytics.contracts.{n}": "analytiker" for n in (
+        "create_contract", "update_contract", "end_contract", "create_supplier")},
+    "akrim_analytics.contracts.delete_contract": "admin",
     # Settings: the risk model and the categorisation rules.
     "akrim_analytics.risk.config.save_config": "admin",
     "akrim_analytics.importer.rules.add_rule": "admin",
