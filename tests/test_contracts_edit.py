@@ -401,3 +401,25 @@ def test_new_contract_form_on_the_list(page_db, monkeypatch):
     assert any("K-2026-0002" in s.value for s in at.success)
     assert read(page_db, "SELECT name, supplier_id FROM contracts WHERE contract_id = 'K-2026-0002'") == \
         [("Vaktmestertjenester", NEW_ORGNR)]
+
+
+# ----------------------------------------------------------------------------- in a browser
+
+@pytest.mark.browser
+def test_edit_form_in_a_browser(streamlit_server, page, demo_con):
+    """The form opens on a real contract page; a bad CPV code shows the message, no
+    traceback. (Nothing is saved: the served demo copy is shared by other tests.)"""
+    from conftest import assert_no_error_box, wait_for_app
+
+    cid = demo_con.execute("SELECT min(contract_id) FROM contracts WHERE cpv IS NOT NULL").fetchone()[0]
+    page.goto(f"{streamlit_server}/kontrakter?kontrakt={cid}")
+    wait_for_app(page)
+    page.get_by_text("Rediger kontrakt").first.click()
+    page.get_by_label("CPV-kode").wait_for(timeout=30000)
+    page.wait_for_timeout(500)
+    assert_no_error_box(page, "contracts_edit_form")
+    page.get_by_label("CPV-kode").fill("4500")
+    page.get_by_role("button", name="Lagre endringer").click()
+    page.get_by_text("er ikke en CPV-kode").first.wait_for(timeout=60000)
+    page.screenshot(path=str(REPO / "test-artifacts" / "contracts_edit_error.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
