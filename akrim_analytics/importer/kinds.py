@@ -145,7 +145,13 @@ def _load() -> None:
 
 
 def get(name: str) -> Kind:
-    _load()
+    if name not in _KINDS:   # import kind modules one by one until the kind is known
+        for module in KIND_MODULES:
+            importlib.import_module(module)
+            if name in _KINDS:
+                break
+    if name not in _KINDS:
+        _load()
     if name not in _KINDS:
         from .errors import ImportRefused
 
