@@ -49,7 +49,7 @@ from .indicators import INDICATORS, Context
 LAST_TIMINGS: dict[str, float] = {}
 
 TEMP_TABLES = ("_risk_sp", "_risk_first", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
-               "_risk_sup", "_risk_base")
+               "_risk_sup", "_risk_base", "_risk_pts")
 
 
 @contextmanager
@@ -387,14 +387,22 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
             parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
     if not parts:
         return
+    # The points text ("+2 sannsynlighet") of every value with two decimals from −10 to
+    # +10, made once by the same macros: a few thousand formats instead of two per line
+    # (a value outside falls back to the macro, so the text is the same either way).
+    con.execute("""CREATE TEMP TABLE _risk_pts AS
+                   SELECT p AS points, d AS dimension, risk_pts_nb(p, d) AS pts_nb, risk_pts_en(p, d) AS pts_en
+                   FROM (SELECT round(CAST(range AS DOUBLE) / 100.0, 2) AS p FROM range(-1000, 1001))
+                   CROSS JOIN (VALUES ('likelihood'), ('consequence')) v(d)""")
     try:
-        # The points text is appended once, over the union (macros expand once).
         con.execute("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
                                                  explanation_nb, explanation_en, unknown, sort_order, source)
-                       SELECT $eng_run, entity_type, entity_id, factor, dimension, points,
-                              body_nb || ': ' || risk_pts_nb(points, dimension),
-                              body_en || ': ' || risk_pts_en(points, dimension), unknown, sort_order, source
-                       FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + ")",
+                       SELECT $eng_run, u.entity_type, u.entity_id, u.factor, u.dimension, u.points,
+                              u.body_nb || ': ' || coalesce(t.pts_nb, risk_pts_nb(u.points, u.dimension)),
+                              u.body_en || ': ' || coalesce(t.pts_en, risk_pts_en(u.points, u.dimension)),
+                              u.unknown, u.sort_order, u.source
+                       FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + """) u
+                       LEFT JOIN _risk_pts t ON t.points = u.points AND t.dimension = u.dimension""",
                     {"eng_run": run_id, **{k: v for p in parts for k, v in p[2].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
