@@ -18,10 +18,17 @@ from . import db
 COMMAND_MODULES: list[str] = [
     "akrim_analytics.admin_cli",   # create-user, set-password, unlock-user, list-users, backup, restore
     "akrim_analytics.report.cli",  # report: quarterly leadership report (pptx/xlsx), supervision evidence
-    "akrim_analytics.importer.cli",  # import FILE --db PATH [--kind ...], import-undo UPLOAD_ID
     "akrim_analytics.risk.cli",    # risk score|explain|runs|config
     "akrim_analytics.plan_cli",    # plan show|export|one-more-person|adherence
 ]
+
+
+# Commands whose module is imported only when that command runs (start-up time counts for
+# scheduled imports); ``--help`` and every other command still see them.
+LAZY_COMMANDS: dict[str, str] = {
+    "import": "akrim_analytics.importer.cli",       # import FILE --db PATH [--kind ...]
+    "import-undo": "akrim_analytics.importer.cli",  # import-undo UPLOAD_ID --db PATH
+}
 
 
 class UserError(Exception):
@@ -69,7 +76,9 @@ def _cmd_migrate(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """All subcommands; with ``command`` one of LAZY_COMMANDS, only the built-in ones and
+    that command's module (the other feature modules are not imported)."""
     parser = argparse.ArgumentParser(prog="python -m akrim_analytics",
                                      description="akrim-analytics: A-krim risk in municipal procurement")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,13 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None)
     p.set_defaults(func=_cmd_migrate)
 
-    for name in COMMAND_MODULES:
+    if command in LAZY_COMMANDS:
+        modules = [LAZY_COMMANDS[command]]
+    else:
+        modules = COMMAND_MODULES + [m for m in dict.fromkeys(LAZY_COMMANDS.values()) if m not in COMMAND_MODULES]
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    args_in = sys.argv[1:] if argv is None else argv
+    parser = build_parser(args_in[0] if args_in else None)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
