@@ -29,24 +29,6 @@ def _progress_printer(enabled: bool):
     return cb
 
 
-def _warm_up() -> None:
-    """Import, in the background while the file is read, what the commit will need
-    (the listeners of hooks.data_changed, e.g. risk re-scoring): saves their start-up
-    time when the reader lets other threads run."""
-    import importlib
-    import threading
-
-    from .. import hooks
-
-    def work():
-        for spec in hooks.AFTER_DATA_CHANGE:
-            try:
-                importlib.import_module(spec.split(":")[0])
-            except Exception:
-                pass   # the commit imports it again and reports any real error
-    threading.Thread(target=work, name="import-warm-up", daemon=True).start()
-
-
 def _cmd_import(args) -> int:
     from ..cli import UserError
     from . import kinds
@@ -56,7 +38,6 @@ def _cmd_import(args) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UserError(t("import.err.file_not_found", file=args.file))
-    _warm_up()
     con = db.connect(args.db)
     try:
         try:
