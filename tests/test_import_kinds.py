@@ -291,3 +291,18 @@ def test_cli_import_creates_the_database_and_prints_rows_and_total(tmp_path):
     p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import-undo", "2", "--db", str(dbp)],
                        cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0 and "angret" in p.stdout
+
+
+@needs_ref
+def test_spend_on_a_subunit_rolls_up_to_its_legal_unit(con, tmp_path):
+    """An invoice with an underenhet's org number counts on the legal unit (overordnetEnhet)."""
+    with (REF / "brreg_underenheter_sample_2024.csv").open(encoding="utf-8", newline="") as f:
+        sub = next(r for r in csv.DictReader(f) if r["overordnetEnhet"] and r["organisasjonsform.kode"] == "BEDR")
+    result = importer.import_file(con, ANNA, REF / "brreg_underenheter_sample_2024.csv", kind="suppliers",
+                                  accept_valid_rows=True)
+    assert result.report["details"]["subunits"] > 1000
+    importer.import_file(con, ANNA, REF / "brreg_enheter_sample_2024.csv", kind="suppliers")
+    importer.import_file(con, ANNA, corpus.spend_rows(tmp_path / "s.xlsx", [
+        ["01.03.2025", sub["navn"], sub["organisasjonsnummer"], "1", 1000]]))
+    assert con.execute("SELECT supplier_id FROM spend").fetchone()[0] == sub["overordnetEnhet"]
+    assert con.execute("SELECT orgnr FROM suppliers").fetchall() == [(sub["overordnetEnhet"],)]
