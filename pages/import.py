@@ -258,6 +258,18 @@ def _uploads_tab() -> None:
         t("import.page.col_status"): [t(f"import.page.status.{s}") for s in uploads["status"]],
     }), hide_index=True)
     records = uploads.to_dict("records")
+    with_report = [r for r in records if r["kind"] != "demo"]
+    if with_report:
+        labels_r = {r["upload_id"]: f"{r['upload_id']} – {r['file_name']}" for r in with_report}
+        rid = st.selectbox(t("import.page.report_pick"), list(labels_r), key="imp_report_pick",
+                           format_func=lambda i: labels_r[i])
+        stored = importer.get_report(con, int(rid))
+        if stored:
+            st.download_button(t("import.page.download_stored_report"), data=importer.report_xlsx(stored),
+                               file_name=f"valideringsrapport-opplasting-{rid}.xlsx",
+                               mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                               key="imp_stored_report", on_click=export.record_export,
+                               args=(con, user, "import_validation_report", "xlsx"), icon=":material/download:")
     undoable = [r for r in records if importer.can_undo(user, r)]
     if not undoable:
         st.caption(t("import.page.nothing_to_undo"))

@@ -68,6 +68,8 @@ def test_upload_preview_mapping_commit_undo(live_db, tmp_path):
     # the unclassified share is always visible on the page
     assert any(m.label.startswith("Uklassifisert andel") for m in at.metric)
 
+    # the report kept with the upload can be downloaded from the uploads list
+    assert at.selectbox(key="imp_report_pick").value == 1
     # undo from the uploads list
     at.checkbox(key="imp_undo_confirm").check().run()
     at.button(key="imp_undo").click().run()

@@ -33,7 +33,7 @@ _ARROW_TYPES = {
     "period": pa.int32(), "orgnr": pa.string(), "bool": pa.bool_(), "int": pa.int32(), "cpv": pa.string(),
     "nace": pa.string(),
 }
-REPORT_DETAIL_LIMIT = 10_000     # rejected/warned rows listed in full in the report
+REPORT_DETAIL_LIMIT = 100_000    # rejected/warned rows listed one by one in the report
 STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
 
 
