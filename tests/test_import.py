@@ -459,3 +459,49 @@ def test_calamine_scan_agrees_with_the_streaming_scan(tmp_path):
         assert [set(c) for _, c in streamed[name]] == [set(c) for _, c in calamine[name]]
     head = calamine["Reskontro"]
     assert head[2][1][0] == "Lev.nr" and head[2][0] == 3
+
+
+def test_two_imports_at_once_one_wins_and_the_other_is_refused_cleanly(db_path, tmp_path):
+    """Two sessions (cursors of one connection) commit files that create the same supplier:
+    the loser gets one message and nothing of it is stored."""
+    base = db.connect(db_path)
+    c1, c2 = base.cursor(), base.cursor()
+    p1 = importer.prepare(c1, corpus.spend_rows(tmp_path / "a.xlsx", [["01.01.2025", "Ny AS", corpus.ORG_C, "1", 10]]))
+    p2 = importer.prepare(c2, corpus.spend_rows(tmp_path / "b.xlsx", [["02.01.2025", "Ny AS", corpus.ORG_C, "2", 20]]))
+    c2.execute("BEGIN TRANSACTION")
+    c2.execute("INSERT INTO suppliers (supplier_id, orgnr, name) VALUES (?, ?, 'Ny AS (samtidig)')",
+               [corpus.ORG_C, corpus.ORG_C])
+    importer.commit(c1, ANNA, p1)            # commits first
+    c2.execute("ROLLBACK")
+    # c2 prepared before c1 committed: its commit must still not duplicate the supplier
+    r2 = importer.commit(c2, BOB, p2)
+    assert r2.rows == 1
+    assert base.execute("SELECT count(*) FROM suppliers").fetchone()[0] == 1
+    assert base.execute("SELECT sum(amount) FROM spend").fetchone()[0] == 30
+    base.close()
+
+
+def test_a_write_conflict_is_one_clear_message_and_nothing_stored(db_path, tmp_path, monkeypatch):
+    """While an import commits, another session stores the same new supplier first."""
+    import sys
+    import types
+
+    base = db.connect(db_path)
+    c1, c2 = base.cursor(), base.cursor()
+    p2 = importer.prepare(c2, corpus.spend_rows(tmp_path / "b.xlsx", [["02.01.2025", "Ny AS", corpus.ORG_C, "2", 20]]))
+
+    def meanwhile(c, user, reason):       # runs inside the import's transaction
+        c1.execute("INSERT INTO suppliers (supplier_id, orgnr, name) VALUES (?, ?, 'Ny AS')",
+                   [corpus.ORG_C, corpus.ORG_C])
+
+    mod = types.ModuleType("import_conflict_probe")
+    mod.meanwhile = meanwhile
+    monkeypatch.setitem(sys.modules, "import_conflict_probe", mod)
+    monkeypatch.setattr(hooks, "AFTER_DATA_CHANGE", ["import_conflict_probe:meanwhile"])
+    with pytest.raises(ImportRefused) as e:
+        importer.commit(c2, BOB, p2)
+    assert e.value.code == "concurrent_change" and "b.xlsx" in str(e.value)
+    assert base.execute("SELECT count(*) FROM spend").fetchone()[0] == 0
+    assert base.execute("SELECT count(*) FROM uploads").fetchone()[0] == 0
+    assert base.execute("SELECT name FROM suppliers").fetchall() == [("Ny AS",)]   # the other session's row
+    base.close()

@@ -728,6 +728,9 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
             db.bump_data_version(con)
             hooks.data_changed(con, user, "import")
             _progress(progress, "commit", 1.0)
+    except (duckdb.TransactionException, duckdb.ConstraintException) as e:
+        # another import or edit wrote the same rows at the same time: nothing was stored
+        raise ImportRefused("concurrent_change", file=prepared.info.file_name) from e
     finally:
         try:
             common._unregister(con, batch)
