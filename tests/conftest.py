@@ -1,6 +1,7 @@
 """Shared fixtures: small fresh databases for unit tests, one demo database per run."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -94,20 +95,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(demo_db_copy):
-    """The real app served on localhost over (a copy of) the demo database."""
-    port = free_port()
-    env = dict(os.environ, AKRIM_DB=str(demo_db_copy("server")))
+@contextlib.contextmanager
+def serve_app(db_file, port: int | None = None, extra_args: tuple = ()):
+    """Serve app.py on localhost over ``db_file``; yields (url, process). Stops it afterwards."""
+    import urllib.request
+
+    port = port or free_port()
+    env = dict(os.environ, AKRIM_DB=str(db_file))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
+         "--server.headless", "true", "--server.address", "127.0.0.1", *extra_args],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    import urllib.request
-
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url + "/_stcore/health", timeout=2)
@@ -119,12 +120,21 @@ def streamlit_server(demo_db_copy):
     else:
         proc.kill()
         raise RuntimeError("streamlit did not start")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(demo_db_copy):
+    """The real app served on localhost over (a copy of) the demo database."""
+    with serve_app(demo_db_copy("server")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

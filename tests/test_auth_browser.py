@@ -2,17 +2,12 @@
 a page URL on a freshly started server still asks for a login, and a login works."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from akrim_analytics import auth, db, users
 
-from conftest import ARTIFACTS, REPO, assert_no_error_box, free_port, wait_for_app
+from conftest import ARTIFACTS, REPO, assert_no_error_box, serve_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -25,31 +20,8 @@ def live_server(tmp_path_factory):
     c = db.connect(path)
     users.create_user(c, auth.SYSTEM, "anne", "admin", password=PW, display_name="Anne Admin")
     c.close()
-    port = free_port()
-    env = dict(os.environ, AKRIM_DB=str(path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode(errors="replace"))
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve_app(path) as (url, _):
+        yield url
 
 
 def test_first_request_for_an_admin_page_shows_the_login(live_server, page):

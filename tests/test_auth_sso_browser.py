@@ -4,9 +4,6 @@ tokens) set up like an Entra ID app registration with app roles."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -17,7 +14,7 @@ import pytest
 
 from akrim_analytics import audit, auth, db, users
 
-from conftest import REPO, assert_no_error_box, free_port, wait_for_app
+from conftest import REPO, assert_no_error_box, free_port, serve_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -124,30 +121,8 @@ role_claim = "roles"
 "AKrim.Leder" = "leder"
 "AKrim.Admin" = "admin"
 ''', encoding="utf-8")
-    env = dict(os.environ, AKRIM_DB=str(path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1", "--secrets.files", str(secrets)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except Exception:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode(errors="replace"))
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start")
-    yield url, idp, path, proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve_app(path, port, ("--secrets.files", str(secrets))) as (url, proc):
+        yield url, idp, path, proc
     idp.close()
 
 
