@@ -10,6 +10,16 @@ import pyarrow.compute as pc
 
 from .. import linking
 
+def arange(start: int, stop: int, type_: pa.DataType = pa.int64()) -> pa.Array:
+    """start, start + 1, ... stop - 1 as an Arrow array (numpy: ~100x faster than
+    ``pa.array(range(...))``, which converts a million Python ints one by one)."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with pyarrow/pandas here
+        return pa.array(range(start, stop), type_)
+    return pa.array(np.arange(start, stop, dtype=np.int64)).cast(type_)
+
+
 NAME_NORM = "upper(regexp_replace(trim({x}), '[ \\t\u00a0]+', ' ', 'g'))"
 
 
@@ -112,7 +122,7 @@ def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Tabl
             key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
     uniq = pc.unique(key)
     first = pc.index_in(uniq, value_set=key, skip_nulls=False)
-    keys = table.select(key_cols).take(first).append_column("_k", pa.array(range(len(uniq)), pa.int64()))
+    keys = table.select(key_cols).take(first).append_column("_k", arange(0, len(uniq)))
     name = _register(con, keys)
     try:
         res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")

@@ -9,7 +9,10 @@ rows in ONE transaction (or refuses, leaving the database exactly as it was).
 """
 from __future__ import annotations
 
+import importlib
 import json
+import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +38,33 @@ _ARROW_TYPES = {
 }
 REPORT_DETAIL_LIMIT = 100_000    # rejected/warned rows listed one by one in the report
 STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
+
+
+def _warm_up() -> None:
+    """Import, in a background thread, what validation and commit will need while the
+    sheet is read: pandas (DuckDB imports it the first time a Python object such as an
+    Arrow table is registered), the listeners of ``hooks.data_changed`` (risk scoring),
+    categorisation, linking and the translated strings. fastexcel releases the GIL while
+    it reads, so with a free core this work overlaps the read instead of following it
+    (~0.5-1 s of a command-line import). Nothing runs when all of it is loaded already
+    (the app); a failure here only means the main thread imports it itself later."""
+    modules = ["pandas", "akrim_analytics.categorize", "akrim_analytics.linking"]
+    modules += [spec.split(":")[0] for spec in hooks.AFTER_DATA_CHANGE]
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return
+
+    def run() -> None:
+        try:
+            for m in missing:
+                importlib.import_module(m)
+            from ..i18n import strings
+
+            strings()
+        except Exception:
+            pass
+
+    threading.Thread(target=run, name="import-warm-up", daemon=True).start()
 
 
 def _progress(cb: Progress | None, stage: str, fraction: float) -> None:
@@ -193,6 +223,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "sp
     ``mapping``: None (a saved mapping for a file of this shape, else a suggestion),
     the name of a saved mapping, or a dict {field: column name}."""
     k = kinds.get(kind)
+    _warm_up()
     _progress(progress, "read", 0.02)
     info = fileformat.inspect(path, file_name)
     scan_result = reader.scan(info)
@@ -358,7 +389,7 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
             return pc.if_else(ok, d, pa.scalar(None, pa.date32())), raw
     values = pc.unique(arr)
     # (DuckDB may return the rows of a parallel scan in another order: sort on _i)
-    name = _register(con, pa.table({"v": values, "_i": pa.array(range(len(values)), pa.int64())}))
+    name = _register(con, pa.table({"v": values, "_i": common.arange(0, len(values))}))
     try:
         res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p "
                                  f"FROM {name} ORDER BY _i")
@@ -375,7 +406,7 @@ def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
     for arr in arrays:
         if not parsing.is_string(arr.type) or n == 0:
             continue
-        name = _register(con, pa.table({"v": arr, "_i": pa.array(range(len(arr)), pa.int64())}))
+        name = _register(con, pa.table({"v": arr, "_i": common.arange(0, len(arr))}))
         try:
             res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l "
                                      f"FROM {name} ORDER BY _i")

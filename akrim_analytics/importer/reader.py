@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
+from .common import arange
 from .errors import ImportRefused
 from .fileformat import FileInfo
 
@@ -550,7 +551,7 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
             if 0 <= r < n:
                 values[r] = v
         arrays[f"c{c}_x"] = pa.array(values, pa.string())
-    arrays["_row"] = pa.array(range(header_row + 2, header_row + 2 + n), pa.int32())
+    arrays["_row"] = arange(header_row + 2, header_row + 2 + n, pa.int32())
     return RawTable(pa.table(arrays), columns, sheet, header_row + 1, overrides=sorted(overrides))
 
 
