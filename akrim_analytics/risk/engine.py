@@ -48,7 +48,7 @@ from .indicators import INDICATORS, Context
 # Seconds per stage of the last run in this process (for the benchmark).
 LAST_TIMINGS: dict[str, float] = {}
 
-TEMP_TABLES = ("_risk_sp", "_risk_first", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
+TEMP_TABLES = ("_risk_sp", "_risk_ss", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
                "_risk_sup", "_risk_base", "_risk_pts")
 
 
@@ -165,18 +165,13 @@ def _load_config_tables(con, cfg: dict) -> None:
 def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after: dt.date) -> None:
     g = cfg["general"]
     p = {"as_of": as_of, "win": win_start}
-    # Spend in the window per supplier × contract × category × department, and each
-    # supplier's first invoice up to as_of (two narrow scans beat one wide one).
+    # Spend in the window per supplier × contract × category × department (each
+    # supplier's first invoice up to as_of comes from a second, narrow scan below).
     _x(con,
         """CREATE TEMP TABLE _risk_sp AS
            SELECT supplier_id, contract_id, category, department, sum(amount) AS spend_12m
            FROM spend WHERE posting_date <= $as_of AND posting_date > $win
            GROUP BY ALL""", p)
-    _x(con,
-        """CREATE TEMP TABLE _risk_first AS
-           SELECT supplier_id, min(posting_date) AS first_invoice
-           FROM spend WHERE posting_date <= $as_of AND supplier_id IS NOT NULL
-           GROUP BY supplier_id""", p)
     # Suppliers with their industry: the longest NACE prefix of the supplier's own
     # classification, matched once per distinct code (a few hundred), not per supplier.
     _x(con,
@@ -205,14 +200,28 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                   sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
                   coalesce(sp.has_register, false) AS has_register, sp.supplier_id IS NOT NULL AS supplier_known,
                   sp.name AS supplier_name, sp.nace_name"""
-    # Supplier-level spend facts.
-    sup_spend = """
-        SELECT f.supplier_id, coalesce(w.sup_spend_12m, 0) AS sup_spend_12m,
-               coalesce(w.nocontract_12m, 0) AS nocontract_12m, f.first_invoice
-        FROM _risk_first f LEFT JOIN (
-            SELECT supplier_id, sum(spend_12m) AS sup_spend_12m,
-                   sum(spend_12m) FILTER (WHERE contract_id IS NULL) AS nocontract_12m
-            FROM _risk_sp GROUP BY supplier_id) w ON w.supplier_id = f.supplier_id"""
+    # Supplier-level spend facts, once for contracts and suppliers: spend in the window,
+    # the part without a contract, the first invoice, and the category and department
+    # of the supplier's largest category × department spend in the window.
+    _x(con,
+        """CREATE TEMP TABLE _risk_ss AS
+           WITH g AS (
+               SELECT supplier_id, category, department, sum(spend_12m) AS amt,
+                      sum(spend_12m) FILTER (WHERE contract_id IS NULL) AS nc
+               FROM _risk_sp WHERE supplier_id IS NOT NULL GROUP BY ALL),
+           w AS (
+               SELECT supplier_id, sum(amt) AS sup_spend_12m, sum(nc) AS nocontract_12m,
+                      arg_max(category, amt) AS category, arg_max(department, amt) AS department
+               FROM g GROUP BY supplier_id),
+           f AS (
+               SELECT supplier_id, min(posting_date) AS first_invoice
+               FROM spend WHERE posting_date <= $as_of AND supplier_id IS NOT NULL
+               GROUP BY supplier_id)
+           SELECT f.supplier_id, coalesce(w.sup_spend_12m, 0) AS sup_spend_12m,
+                  coalesce(w.nocontract_12m, 0) AS nocontract_12m, f.first_invoice,
+                  w.sup_spend_12m IS NOT NULL AND w.sup_spend_12m <> 0 AS has_spend,
+                  w.category, w.department
+           FROM f LEFT JOIN w ON w.supplier_id = f.supplier_id""", p)
     cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
 
     # Contracts in scope, enriched.
@@ -243,7 +252,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                        coalesce(cpvm.m.points, 0) AS cpv_points, d.kind AS cpv_kind
                 FROM c
                 LEFT JOIN _risk_sup sp ON sp.supplier_id = c.supplier_id
-                LEFT JOIN ({sup_spend}) ss ON ss.supplier_id = c.supplier_id
+                LEFT JOIN _risk_ss ss ON ss.supplier_id = c.supplier_id
                 LEFT JOIN cpvm ON cpvm.contract_id = c.contract_id
                 LEFT JOIN _risk_cpvdiv d ON d.division = left(c.cpv, 2)),
             k AS (
@@ -287,13 +296,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
     _x(con,
         f"""INSERT INTO _risk_base BY NAME
             WITH ids AS (
-                SELECT supplier_id FROM _risk_sp WHERE supplier_id IS NOT NULL GROUP BY supplier_id
-                HAVING sum(spend_12m) <> 0
+                SELECT supplier_id FROM _risk_ss WHERE has_spend
                 UNION SELECT supplier_id FROM _risk_base WHERE supplier_id IS NOT NULL),
-            cat AS (
-                SELECT supplier_id, arg_max(category, amt) AS category, arg_max(department, amt) AS department
-                FROM (SELECT supplier_id, category, department, sum(spend_12m) AS amt FROM _risk_sp
-                      GROUP BY ALL) GROUP BY supplier_id),
             cc AS (
                 SELECT supplier_id, count(*) AS n_contracts, bool_or(active) AS any_active,
                        arg_max(category, coalesce(estimated_value, 0)) AS category,
@@ -313,8 +317,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                 FROM _risk_base WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
             e AS (
                 SELECT 'supplier' AS entity_type, ids.supplier_id AS entity_id, NULL::VARCHAR AS contract_id,
-                       sp.name, ids.supplier_id, coalesce(cat.category, cc.category) AS category,
-                       coalesce(cat.department, cc.department) AS department, true AS active,
+                       sp.name, ids.supplier_id, coalesce(ss.category, cc.category) AS category,
+                       coalesce(ss.department, cc.department) AS department, true AS active,
                        cc.supplier_id IS NULL AS no_contract, coalesce(cc.n_contracts, 0) AS n_contracts,
                        cc.start_date, cc.end_date, cc.estimated_value, cc.cpv, cc.labour_raw,
                        cc.subcontractor_levels, cc.foreign_workers, cc.workers, cc.wage_clause, cc.seriousness_clause,
@@ -331,8 +335,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                        cc.n_covered, cc.labour_eff_c
                 FROM ids
                 LEFT JOIN _risk_sup sp ON sp.supplier_id = ids.supplier_id
-                LEFT JOIN ({sup_spend}) ss ON ss.supplier_id = ids.supplier_id
-                LEFT JOIN cat ON cat.supplier_id = ids.supplier_id
+                LEFT JOIN _risk_ss ss ON ss.supplier_id = ids.supplier_id
                 LEFT JOIN cc ON cc.supplier_id = ids.supplier_id),
             thr AS (  -- suppliers: the threshold in force on as_of (one row)
                 SELECT coalesce(max(from_date) FILTER (WHERE from_date <= $as_of), min(from_date)) AS thr_from
@@ -375,6 +378,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
         ctx = Context(cfg=cfg, settings=sec, as_of=as_of, window_start=win_start, key=ind.key)
         keep = "true" if ind.always else "(points <> 0 OR unknown OR entity_type = 'contract')"
         for sql, params in ind.build(ctx):
+            sql, params = _concat_templates(sql, params)
             n = len(parts)
             part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
                            body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order,
@@ -413,6 +417,69 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
 
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_FORMAT_RE = re.compile(r"\bformat\(\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
+def _split_args(sql: str, start: int) -> tuple[list[str], int] | None:
+    """The comma-separated SQL expressions from ``start`` up to the closing parenthesis
+    of the call (nested parentheses and quoted strings respected) and the index after it."""
+    args, depth, i, begin, quote = [], 0, start, start, None
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                args.append(sql[begin:i].strip())
+                return args, i + 1
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(sql[begin:i].strip())
+            begin = i + 1
+        i += 1
+    return None
+
+
+def _concat_templates(sql: str, params: dict) -> tuple[str, dict]:
+    """``format($tpl, a, b)`` of an explanation template that only has plain ``{}``
+    placeholders, rewritten as ``$tpl__0 || a || $tpl__1 || b || $tpl__2`` (the fixed
+    pieces bound as parameters, each argument cast to VARCHAR). Same text — DuckDB's
+    format gives NULL when an argument is NULL, and so does ``||``; the arguments are
+    text, integers or dates, which format and CAST spell alike — at a fraction of
+    format's cost per row (format boxes every argument). Nested calls are rewritten
+    too; a template with any other brace is left to format."""
+    params = dict(params)
+    out, pos = [], 0
+    for m in _FORMAT_RE.finditer(sql):
+        if m.start() < pos:
+            continue  # inside an argument already rewritten
+        name, tpl = m.group(1), params.get(m.group(1))
+        split = _split_args(sql, m.end())
+        if not isinstance(tpl, str) or split is None:
+            continue
+        args, end = split
+        pieces = tpl.split("{}")
+        if len(pieces) != len(args) + 1 or any("{" in x or "}" in x for x in pieces):
+            continue
+        exprs = []
+        for i, piece in enumerate(pieces):
+            if piece:
+                params[f"{name}__{i}"] = piece
+                exprs.append(f"${name}__{i}")
+            if i < len(args):
+                inner, extra = _concat_templates(args[i], params)
+                params.update(extra)
+                exprs.append(f"CAST(({inner}) AS VARCHAR)")
+        out.append(sql[pos:m.start()])
+        out.append("(" + " || ".join(exprs or ["''"]) + ")")
+        pos = end
+    out.append(sql[pos:])
+    return "".join(out), params
 
 
 def _bind(sql: str, params: dict) -> dict:

@@ -44,7 +44,8 @@ def coverage(ctx: Context):
     p["months"] = int(ctx.cfg["general"]["window_months"])
 
     def body(l: str) -> str:
-        kind, thr, value = _KIND.format(l=l), _THR.format(l=l), _VALUE.format(l=l)
+        # the threshold text from the few threshold rows (joined as ``th``), not per line
+        kind, thr, value = _KIND.format(l=l), f"coalesce(th.txt_{l}, {_THR.format(l=l)})", _VALUE.format(l=l)
         src = f"""CASE kind_source WHEN 'cpv' THEN 'CPV ' || cpv WHEN 'nace' THEN 'NACE ' || nace_code
                                    ELSE $goods_src_{l} END"""
         return f"""CASE coverage_reason
@@ -56,11 +57,16 @@ def coverage(ctx: Context):
                 WHEN 'contracts' THEN CASE WHEN n_covered > 0 THEN format($contracts_{l}, n_covered, n_contracts)
                                            ELSE format($no_contracts_{l}, n_contracts) END
            END"""
+    th = ", ".join(f"{_THR.format(l=l)} AS txt_{l}" for l in ("nb", "en"))
     sql = f"""
+        WITH th AS (
+            SELECT thr_from AS th_from, thr_amount AS th_amount, thr_verified AS th_verified, {th}
+            FROM (SELECT from_date AS thr_from, amount AS thr_amount, verified AS thr_verified FROM _risk_thr))
         SELECT entity_type, entity_id, 'consequence' AS dimension, 0.0 AS points,
                kind IS NULL OR coverage_reason = 'value_unknown' AS unknown,
                {body('nb')} AS body_nb, {body('en')} AS body_en
-        FROM _risk_base
+        FROM _risk_base LEFT JOIN th ON th.th_from = thr_from AND th.th_amount = thr_amount
+                                    AND th.th_verified = thr_verified
         WHERE entity_type = 'contract' OR covered OR kind IS NULL"""
     return [(sql, p)]
 
