@@ -176,7 +176,11 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
     # classification, matched once per distinct code (a few hundred), not per supplier.
     _x(con,
         """CREATE TEMP TABLE _risk_sup AS
-           WITH s AS (SELECT *, coalesce(nace_version, $defver) AS nace_ver FROM suppliers),
+           WITH s AS (
+               SELECT supplier_id, orgnr, nace_code, org_form, founded_date, registered_date, vat_registered,
+                      employees, bankrupt, under_liquidation, forced_dissolution, deleted_date, last_accounts_year,
+                      register_extract_date, coalesce(nace_version, $defver) AS nace_ver
+               FROM suppliers),
            codes AS (SELECT DISTINCT nace_ver, nace_code FROM s WHERE nace_code IS NOT NULL),
            ind AS (
                SELECT c.nace_ver, c.nace_code,
@@ -196,10 +200,9 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
 
     sup_cols = """sp.orgnr, sp.nace_code, sp.nace_ver, sp.org_form, sp.founded_date, sp.registered_date,
                   sp.vat_registered, sp.employees, sp.bankrupt, sp.under_liquidation, sp.forced_dissolution,
-                  sp.deleted_date, sp.last_accounts_year, sp.country_code, sp.ind_key, sp.ind_nb, sp.ind_en,
+                  sp.deleted_date, sp.last_accounts_year, sp.ind_key, sp.ind_nb, sp.ind_en,
                   sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
-                  coalesce(sp.has_register, false) AS has_register, sp.supplier_id IS NOT NULL AS supplier_known,
-                  sp.name AS supplier_name, sp.nace_name"""
+                  coalesce(sp.has_register, false) AS has_register, sp.nace_name"""
     # Supplier-level spend facts, once for contracts and suppliers: spend in the window,
     # the part without a contract, the first invoice, and the category and department
     # of the supplier's largest category × department spend in the window.
@@ -241,7 +244,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                                length(r.prefix)) AS m
                 FROM c JOIN _risk_cpv r ON starts_with(c.cpv, r.prefix) GROUP BY c.contract_id),
             e AS (
-                SELECT 'contract' AS entity_type, c.contract_id AS entity_id, c.contract_id, c.name,
+                SELECT 'contract' AS entity_type, c.contract_id AS entity_id, c.contract_id,
                        c.supplier_id, c.category, c.department, c.active, false AS no_contract, 1 AS n_contracts,
                        c.start_date, c.end_date, c.estimated_value, c.cpv, c.labour_intensive AS labour_raw,
                        c.subcontractor_levels, c.foreign_workers, c.workers, c.wage_clause, c.seriousness_clause,
@@ -317,7 +320,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                 FROM _risk_base WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
             e AS (
                 SELECT 'supplier' AS entity_type, ids.supplier_id AS entity_id, NULL::VARCHAR AS contract_id,
-                       sp.name, ids.supplier_id, coalesce(ss.category, cc.category) AS category,
+                       ids.supplier_id, coalesce(ss.category, cc.category) AS category,
                        coalesce(ss.department, cc.department) AS department, true AS active,
                        cc.supplier_id IS NULL AS no_contract, coalesce(cc.n_contracts, 0) AS n_contracts,
                        cc.start_date, cc.end_date, cc.estimated_value, cc.cpv, cc.labour_raw,
