@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ImportRefused
@@ -41,7 +42,35 @@ class FileInfo:
     file_name: str
     format: str        # xlsx | xlsb | ods | xls | csv
     size: int
-    sha256: str
+    digest: "_Digest" = field(repr=False, compare=False)
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256 (hex), computed in a background thread started by
+        ``inspect``: hashlib releases the GIL, so it overlaps the read of the sheet."""
+        return self.digest.result()
+
+
+class _Digest:
+    """sha256_of(path) computed in a thread; ``result()`` waits for it (and re-raises)."""
+
+    def __init__(self, path: Path):
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), name="import-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._value = sha256_of(path)
+        except BaseException as e:  # handed to the caller of result()
+            self._error = e
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -159,4 +188,4 @@ def inspect(path: str | os.PathLike, file_name: str | None = None) -> FileInfo:
         if ext in SPREADSHEET_EXTS:
             raise ImportRefused("corrupt", file=file_name)
         raise ImportRefused("unknown_format", file=file_name)
-    return FileInfo(path=path, file_name=file_name, format=fmt, size=size, sha256=sha256_of(path))
+    return FileInfo(path=path, file_name=file_name, format=fmt, size=size, digest=_Digest(path))

@@ -73,7 +73,11 @@ class Matcher:
             for syn, name, rank in self.vocab:
                 if len(syn) < 4 or abs(len(syn) - len(n)) > 3:
                     continue
-                r = difflib.SequenceMatcher(None, n, syn).ratio()
+                sm = difflib.SequenceMatcher(None, n, syn)
+                # cheap upper bounds first (ratio <= quick_ratio <= real_quick_ratio): same result
+                if sm.real_quick_ratio() < FUZZY_CUTOFF or sm.quick_ratio() < FUZZY_CUTOFF:
+                    continue
+                r = sm.ratio()
                 if r >= FUZZY_CUTOFF:
                     found[name] = max(found.get(name, 0), 0.6 * r - 0.001 * rank)
         out = sorted((Hit(f, s) for f, s in found.items()), key=lambda h: -h.score)
