@@ -36,6 +36,7 @@ _ARROW_TYPES = {
     "period": pa.int32(), "orgnr": pa.string(), "bool": pa.bool_(), "int": pa.int32(), "cpv": pa.string(),
     "nace": pa.string(),
 }
+WARM_UP_BYTES = 1_000_000       # files whose read takes long enough to overlap the imports with
 REPORT_DETAIL_LIMIT = 100_000    # rejected/warned rows listed one by one in the report
 STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
 
@@ -239,9 +240,10 @@ def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "sp
     ``mapping``: None (a saved mapping for a file of this shape, else a suggestion),
     the name of a saved mapping, or a dict {field: column name}."""
     k = kinds.get(kind)
-    _warm_up()
     _progress(progress, "read", 0.02)
     info = fileformat.inspect(path, file_name)
+    if info.size >= WARM_UP_BYTES:
+        _warm_up()
     scan_result = reader.scan(info)
     _progress(progress, "read", 0.1)
     matcher = headers.Matcher(k.synonym_table())
