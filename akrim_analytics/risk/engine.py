@@ -374,6 +374,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     them together. ``source`` is the indicator's section of domain.md."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, str, dict]] = []
+    meta: dict[str, list] = {"factor": [], "order": [], "source": []}  # per part, looked up after the sort
     for order, ind in enumerate(INDICATORS):
         sec = settings.get(ind.key, {})
         if not sec.get("enabled", True):
@@ -383,15 +384,16 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
         for sql, params in ind.build(ctx):
             sql, params = _concat_templates(sql, params)
             n = len(parts)
-            part = f"""SELECT entity_type, entity_id, $eng_factor AS factor, dimension, round(points, 2) AS points,
-                           body_nb, body_en, coalesce(unknown, false) AS unknown, $eng_order AS sort_order,
-                           $eng_source AS source, {n} AS part
+            part = f"""SELECT entity_type, entity_id, dimension, round(points, 2) AS points,
+                           body_nb, body_en, coalesce(unknown, false) AS unknown, {n + 1} AS part
                     FROM ({sql}
 ) x WHERE points IS NOT NULL AND {keep}"""
-            bound = _bind(part, {**params, "eng_factor": ind.key, "eng_order": order, "eng_source": ind.source,
-                                 "as_of": as_of, "win": win_start})
+            bound = _bind(part, {**params, "as_of": as_of, "win": win_start})
             part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)
             parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
+            meta["factor"].append(ind.key)
+            meta["order"].append(order)
+            meta["source"].append(ind.source)
     if not parts:
         return
     # The points text ("+2 sannsynlighet") of every value with two decimals from −10 to
@@ -404,17 +406,24 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order
     # (as before), and DuckDB then writes them as full row groups instead of merging
     # many small parallel batches; the next checkpoint has less to compact (measured).
+    # The factor key, display order and source are constant per part: taken from lists
+    # by part number after the sort, so the sort does not carry them.
     try:
         con.execute("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
                                                  explanation_nb, explanation_en, unknown, sort_order, source)
-                       SELECT $eng_run, u.entity_type, u.entity_id, u.factor, u.dimension, u.points,
-                              u.body_nb || ': ' || coalesce(t.pts_nb, risk_pts_nb(u.points, u.dimension)),
-                              u.body_en || ': ' || coalesce(t.pts_en, risk_pts_en(u.points, u.dimension)),
-                              u.unknown, u.sort_order, u.source
-                       FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + """) u
-                       LEFT JOIN _risk_pts t ON t.points = u.points AND t.dimension = u.dimension
-                       ORDER BY u.part""",
-                    {"eng_run": run_id, **{k: v for p in parts for k, v in p[2].items()}})
+                       SELECT $eng_run, entity_type, entity_id, $eng_factors[part], dimension, points,
+                              explanation_nb, explanation_en, unknown, $eng_orders[part], $eng_sources[part]
+                       FROM (
+                           SELECT u.entity_type, u.entity_id, u.dimension, u.points, u.unknown, u.part,
+                                  u.body_nb || ': ' || coalesce(t.pts_nb, risk_pts_nb(u.points, u.dimension))
+                                      AS explanation_nb,
+                                  u.body_en || ': ' || coalesce(t.pts_en, risk_pts_en(u.points, u.dimension))
+                                      AS explanation_en
+                           FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + """) u
+                           LEFT JOIN _risk_pts t ON t.points = u.points AND t.dimension = u.dimension
+                           ORDER BY u.part)""",
+                    {"eng_run": run_id, "eng_factors": meta["factor"], "eng_orders": meta["order"],
+                     "eng_sources": meta["source"], **{k: v for p in parts for k, v in p[2].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
 
