@@ -401,8 +401,8 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     # (a value outside falls back to the macro, so the text is the same either way).
     con.execute("""CREATE TEMP TABLE _risk_pts AS
                    SELECT p AS points, d AS dimension, risk_pts_nb(p, d) AS pts_nb, risk_pts_en(p, d) AS pts_en
-                   FROM (SELECT round(CAST(range AS DOUBLE) / 100.0, 2) AS p FROM range(-1000, 1001))
-                   CROSS JOIN (VALUES ('likelihood'), ('consequence')) v(d)""")
+                   FROM (SELECT round(CAST(range AS DOUBLE) / 100.0, 2) AS p FROM range(?, ?))
+                   CROSS JOIN (VALUES ('likelihood'), ('consequence')) v(d)""", list(_PTS_LOOKUP))
     # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order
     # (as before), and DuckDB then writes them as full row groups instead of merging
     # many small parallel batches; the next checkpoint has less to compact (measured).
@@ -429,6 +429,8 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
 
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+# Hundredths of a point whose points text is made once per run (−10.00 … +10.00).
+_PTS_LOOKUP = (-1000, 1001)
 _FORMAT_RE = re.compile(r"\bformat\(\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
 
