@@ -9,8 +9,13 @@ Steps of ``score_all`` (all inside one transaction):
    supplier with spend in the window or such a contract — with the supplier's
    register data, its industry (NACE, per classification version), the contract's
    CPV match, its kind (works / services / goods), the wage-regulation threshold in
-   force and whether the regulation covers it;
-3. every enabled indicator adds its factor rows (``indicators``);
+   force and whether the regulation covers it (built from ``_risk_sp``, the window's
+   spend per supplier × contract × category × department, ``_risk_ss``, each
+   supplier's spend facts and first invoice, and ``_risk_sup``, the register data);
+3. every enabled indicator adds its factor rows (``indicators``), all in one INSERT:
+   a UNION ALL of the indicators' SELECTs written as one stream in indicator order
+   (see ``_apply_indicators`` for what keeps it fast: template concatenation, the
+   points text looked up, factor key and source attached after the sort);
 4. each assessment is computed from those stored points only:
    likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
    reach (same for consequence), level = ``levels.matrix[likelihood][consequence]``,
