@@ -5,12 +5,30 @@ their own transaction so the entry and the change are stored together or not at 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 from .auth import User
+
+
+def plain(v: Any) -> Any:
+    """A JSON-friendly value for audit details (dates as ISO text, decimals as floats)."""
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    return v
+
+
+def diff(old: dict, new: dict, fields) -> dict:
+    """{field: {"old", "new"}} for the fields whose (plain) value changed."""
+    return {f: {"old": plain(old.get(f)), "new": plain(new.get(f))}
+            for f in fields if plain(old.get(f)) != plain(new.get(f))}
 
 
 def log(con: duckdb.DuckDBPyConnection, user: User | str, action: str,

@@ -169,17 +169,10 @@ def clean_cpv(value) -> str | None:
 
 # ----------------------------------------------------------------------------- lookups
 
-def _row(con, sql: str, params: list) -> dict | None:
-    cur = con.execute(sql, params)
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row))
-
 
 def _contract_row(con, contract_id) -> dict:
     cid = _text(contract_id)
-    row = _row(con, "SELECT * FROM contracts WHERE contract_id = ?", [cid]) if cid else None
+    row = db.fetch_dict(con, "SELECT * FROM contracts WHERE contract_id = ?", [cid]) if cid else None
     if row is None:
         raise ContractError("contracts.err.no_contract", "contract_id", id=contract_id)
     return row
@@ -222,17 +215,6 @@ def _department(con, value) -> str | None:
     return s
 
 
-def _plain(v: Any) -> Any:
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
-    return v
-
-
-def _diff(old: dict, new: dict) -> dict:
-    return {f: {"old": _plain(old.get(f)), "new": _plain(new.get(f))}
-            for f in FIELDS if _plain(old.get(f)) != _plain(new.get(f))}
 
 
 # ----------------------------------------------------------------------------- validation
@@ -358,7 +340,7 @@ def create_contract(con: duckdb.DuckDBPyConnection, user: User, fields: dict) ->
             f"""INSERT INTO contracts (contract_id, {', '.join(FIELDS)}, updated_at, updated_by)
                 VALUES (?, {', '.join('?' * len(FIELDS))}, current_timestamp, ?)""",
             [cid] + [new[f] for f in FIELDS] + [user.username])
-        audit.log(con, user, "contract_create", "contract", cid, {"new": {f: _plain(new[f]) for f in FIELDS}})
+        audit.log(con, user, "contract_create", "contract", cid, {"new": {f: audit.plain(new[f]) for f in FIELDS}})
         _after_write(con, user, [new["supplier_id"]])
     return cid
 
@@ -378,7 +360,7 @@ def update_contract(con: duckdb.DuckDBPyConnection, user: User, contract_id: str
         given = {f for f in changes if f not in ("supplier_id", "category", "department")
                  or _text(changes[f]) != old[f]}
         new, new_supplier = _normalise(con, merged, given)
-        diff = _diff(old, new)
+        diff = audit.diff(old, new, FIELDS)
         if not diff:
             return {}
         if new_supplier:
@@ -411,7 +393,7 @@ def end_contract(con: duckdb.DuckDBPyConnection, user: User, contract_id: str, e
         if old["end_date"] and end > old["end_date"]:
             raise ContractError("contracts.err.end_after_end", "end_date", end=end.strftime("%d.%m.%Y"),
                                 old=old["end_date"].strftime("%d.%m.%Y"))
-        diff = _diff(old, dict(old, end_date=end))
+        diff = audit.diff(old, dict(old, end_date=end), FIELDS)
         con.execute("UPDATE contracts SET end_date = ?, updated_by = ?, updated_at = current_timestamp "
                     "WHERE contract_id = ?", [end, user.username, old["contract_id"]])
         audit.log(con, user, "contract_end", "contract", old["contract_id"], {"changes": diff, "reason": why})
@@ -435,7 +417,7 @@ def delete_contract(con: duckdb.DuckDBPyConnection, user: User, contract_id: str
             raise ContractError("contracts.err.in_use", "contract_id", id=cid, controls=n_controls + n_findings,
                                 spend=n_spend)
         con.execute("DELETE FROM contracts WHERE contract_id = ?", [cid])
-        audit.log(con, user, "contract_delete", "contract", cid, {"old": {k: _plain(v) for k, v in old.items()}})
+        audit.log(con, user, "contract_delete", "contract", cid, {"old": {k: audit.plain(v) for k, v in old.items()}})
         _after_write(con, user, [old["supplier_id"]])
 
 
@@ -443,5 +425,5 @@ def delete_contract(con: duckdb.DuckDBPyConnection, user: User, contract_id: str
 
 def contract_values(con: duckdb.DuckDBPyConnection, contract_id: str) -> dict | None:
     """The editable values of a contract (for a form), None if it does not exist."""
-    row = _row(con, f"SELECT {', '.join(FIELDS)} FROM contracts WHERE contract_id = ?", [contract_id])
+    row = db.fetch_dict(con, f"SELECT {', '.join(FIELDS)} FROM contracts WHERE contract_id = ?", [contract_id])
     return row

@@ -152,28 +152,7 @@ def _field_label(field: str) -> str:
     return t(f"followup.field.{field}")
 
 
-def _plain(v: Any) -> Any:
-    """A JSON-friendly value for the audit details."""
-    if isinstance(v, (dt.date, dt.datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
 
-
-def _diff(old: dict, new: dict, fields: Iterable[str]) -> dict:
-    return {f: {"old": _plain(old.get(f)), "new": _plain(new.get(f))}
-            for f in fields if _plain(old.get(f)) != _plain(new.get(f))}
-
-
-def _row(con, sql: str, params: list) -> dict | None:
-    cur = con.execute(sql, params)
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row))
 
 
 def _control_row(con, control_id) -> dict:
@@ -181,7 +160,7 @@ def _control_row(con, control_id) -> dict:
         cid = int(control_id)
     except (TypeError, ValueError):
         raise ControlError("followup.err.no_control", "control_id", id=control_id) from None
-    row = _row(con, "SELECT * FROM controls WHERE control_id = ?", [cid])
+    row = db.fetch_dict(con, "SELECT * FROM controls WHERE control_id = ?", [cid])
     if row is None:
         raise ControlError("followup.err.no_control", "control_id", id=control_id)
     row["documents_requested"] = list(row["documents_requested"] or [])
@@ -194,7 +173,7 @@ def _finding_row(con, finding_id) -> dict:
         fid = int(finding_id)
     except (TypeError, ValueError):
         raise ControlError("followup.err.no_finding", "finding_id", id=finding_id) from None
-    row = _row(con, "SELECT * FROM findings WHERE finding_id = ?", [fid])
+    row = db.fetch_dict(con, "SELECT * FROM findings WHERE finding_id = ?", [fid])
     if row is None:
         raise ControlError("followup.err.no_finding", "finding_id", id=finding_id)
     return row
@@ -322,7 +301,7 @@ def create_control(con: duckdb.DuckDBPyConnection, user: User, contract_id: str,
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp) RETURNING control_id""",
             [new[k] for k in CONTROL_FIELDS] + [plan_id, user.username]).fetchone()[0]
         audit.log(con, user, "control_create", "control", cid,
-                  {"contract_id": new["contract_id"], "new": {k: _plain(new[k]) for k in CONTROL_FIELDS},
+                  {"contract_id": new["contract_id"], "new": {k: audit.plain(new[k]) for k in CONTROL_FIELDS},
                    **({"plan_id": plan_id} if plan_id is not None else {})})
         _after_write(con, user)
     return cid
@@ -344,7 +323,7 @@ def update_control(con: duckdb.DuckDBPyConnection, user: User, control_id: int, 
         if "status" not in changes and ({"done_date", "outcome"} & set(changes)):
             merged["status"] = None  # re-derive from the new values
         new = _normalise_control(con, merged, _today(today), open_findings=_open_findings(con, old["control_id"]))
-        diff = _diff(old, new, CONTROL_FIELDS)
+        diff = audit.diff(old, new, CONTROL_FIELDS)
         if not diff:
             return {}
         sets = ", ".join(f"{f} = ?" for f in diff)
@@ -379,11 +358,11 @@ def delete_control(con: duckdb.DuckDBPyConnection, user: User, control_id: int) 
         old = _control_row(con, control_id)
         fs = con.execute("SELECT * FROM findings WHERE control_id = ? ORDER BY finding_id", [old["control_id"]])
         cols = [d[0] for d in fs.description]
-        found = [{c: _plain(v) for c, v in zip(cols, r)} for r in fs.fetchall()]
+        found = [{c: audit.plain(v) for c, v in zip(cols, r)} for r in fs.fetchall()]
         con.execute("DELETE FROM findings WHERE control_id = ?", [old["control_id"]])
         con.execute("DELETE FROM controls WHERE control_id = ?", [old["control_id"]])
         audit.log(con, user, "control_delete", "control", old["control_id"],
-                  {"contract_id": old["contract_id"], "old": {k: _plain(v) for k, v in old.items()},
+                  {"contract_id": old["contract_id"], "old": {k: audit.plain(v) for k, v in old.items()},
                    "findings": found})
         _after_write(con, user)
 
@@ -417,14 +396,14 @@ def add_finding(con: duckdb.DuckDBPyConnection, user: User, control_id: int, fin
         ctrl_new = dict(ctrl, outcome="findings")
         if new["status"] == "open":
             ctrl_new["status"] = "open"
-        ctrl_diff = _diff(ctrl, ctrl_new, ("outcome", "status"))
+        ctrl_diff = audit.diff(ctrl, ctrl_new, ("outcome", "status"))
         if ctrl_diff:
             con.execute("UPDATE controls SET outcome = ?, status = ?, updated_by = ?, updated_at = current_timestamp "
                         "WHERE control_id = ?", [ctrl_new["outcome"], ctrl_new["status"], user.username,
                                                  ctrl["control_id"]])
         audit.log(con, user, "finding_create", "finding", fid,
                   {"control_id": ctrl["control_id"], "contract_id": ctrl["contract_id"],
-                   "new": {k: _plain(new[k]) for k in FINDING_FIELDS},
+                   "new": {k: audit.plain(new[k]) for k in FINDING_FIELDS},
                    **({"control_changes": ctrl_diff} if ctrl_diff else {})})
         _after_write(con, user)
     return fid
@@ -446,7 +425,7 @@ def update_finding(con: duckdb.DuckDBPyConnection, user: User, finding_id: int, 
         merged = {k: old[k] for k in FINDING_FIELDS}
         merged.update(changes)
         new = _normalise_finding(merged, day, ctrl)
-        diff = _diff(old, new, FINDING_FIELDS)
+        diff = audit.diff(old, new, FINDING_FIELDS)
         if not diff:
             return {}
         sets = ", ".join(f"{f} = ?" for f in diff)
@@ -485,7 +464,7 @@ def delete_finding(con: duckdb.DuckDBPyConnection, user: User, finding_id: int) 
         con.execute("DELETE FROM findings WHERE finding_id = ?", [old["finding_id"]])
         audit.log(con, user, "finding_delete", "finding", old["finding_id"],
                   {"control_id": old["control_id"], "contract_id": old["contract_id"],
-                   "old": {k: _plain(v) for k, v in old.items()}})
+                   "old": {k: audit.plain(v) for k, v in old.items()}})
         _after_write(con, user)
 
 
@@ -541,7 +520,7 @@ def control_log(con: duckdb.DuckDBPyConnection, *, department: str | None = None
 
 def get_control(con: duckdb.DuckDBPyConnection, control_id: int, *, as_of: dt.date | None = None) -> dict | None:
     """One control with the same columns as ``control_log``; None if it does not exist."""
-    row = _row(con, f"SELECT * FROM ({_LOG_SELECT}) x WHERE control_id = ?",
+    row = db.fetch_dict(con, f"SELECT * FROM ({_LOG_SELECT}) x WHERE control_id = ?",
                [as_of or dt.date.today(), int(control_id)])
     if row is None:
         return None
