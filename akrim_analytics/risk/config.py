@@ -58,9 +58,24 @@ def parse_toml(text: str) -> dict:
         raise ConfigError([f"TOML: {e}"]) from None
 
 
+# Parsed default files by (path, modification time, size): every scoring run needs the
+# default (to fill missing keys and to notice a changed default file) and parsing the
+# TOML each time cost a noticeable part of a re-score.
+_DEFAULT_CACHE: dict[tuple[str, int, int], dict] = {}
+
+
 def default_config(path: Path | None = None) -> dict:
-    """The default configuration from ``data/risk_config.toml``."""
-    return parse_toml(Path(path or DEFAULT_PATH).read_text(encoding="utf-8"))
+    """The default configuration from ``data/risk_config.toml`` (a fresh copy each call;
+    the parsed file is cached until the file changes)."""
+    p = Path(path or DEFAULT_PATH)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    cached = _DEFAULT_CACHE.get(key)
+    if cached is None:
+        cached = parse_toml(p.read_text(encoding="utf-8"))
+        _DEFAULT_CACHE.clear()
+        _DEFAULT_CACHE[key] = cached
+    return copy.deepcopy(cached)
 
 
 def merge_defaults(cfg: dict, default: dict | None = None) -> dict:
@@ -286,7 +301,7 @@ def ensure_config(con: duckdb.DuckDBPyConnection) -> tuple[int, dict]:
     default = check(default_config())
     if row is None:
         return _insert_version(con, "system", default, f"{DEFAULT_NOTE}: data/risk_config.toml"), default
-    stored = merge_defaults(json.loads(row[1]))
+    stored = merge_defaults(json.loads(row[1]), default)
     if (row[2] or "").startswith(DEFAULT_NOTE) and row[4] == "system" and stored != default:
         return _insert_version(con, "system", default, f"{DEFAULT_NOTE}: data/risk_config.toml (updated)"), default
     return row[0], stored

@@ -170,17 +170,29 @@ def _load_config_tables(con, cfg: dict) -> None:
 def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after: dt.date) -> None:
     g = cfg["general"]
     p = {"as_of": as_of, "win": win_start}
-    # Spend in the window per supplier × contract × category × department (each
-    # supplier's first invoice up to as_of comes from a second, narrow scan below).
+    # One statement, so DuckDB keeps the intermediate sets (named like the temporary
+    # tables they used to be) as CTEs and materialises only the columns used:
+    # _risk_sp: spend in the window per supplier × contract × category × department;
+    # _risk_sup: suppliers with their industry — the longest NACE prefix of the
+    #   supplier's own classification, matched once per distinct code, not per supplier;
+    # _risk_ss: supplier-level spend facts, once for contracts and suppliers: spend in
+    #   the window, the part without a contract, the first invoice, and the category and
+    #   department of the supplier's largest category × department spend in the window;
+    # cbase: contracts in scope, enriched; sbase: suppliers with spend in the window or
+    #   a contract in scope (aggregating their contracts' rows from cbase).
+    sup_cols = """sp.orgnr, sp.nace_code, sp.nace_ver, sp.org_form, sp.founded_date, sp.registered_date,
+                  sp.vat_registered, sp.employees, sp.bankrupt, sp.under_liquidation, sp.forced_dissolution,
+                  sp.deleted_date, sp.last_accounts_year, sp.ind_key, sp.ind_nb, sp.ind_en,
+                  sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
+                  coalesce(sp.has_register, false) AS has_register, sp.nace_name"""
+    cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
     _x(con,
-        """CREATE TEMP TABLE _risk_sp AS
+        f"""CREATE TEMP TABLE _risk_base AS
+        WITH _risk_sp AS (
            SELECT supplier_id, contract_id, category, department, sum(amount) AS spend_12m
            FROM spend WHERE posting_date <= $as_of AND posting_date > $win
-           GROUP BY ALL""", p)
-    # Suppliers with their industry: the longest NACE prefix of the supplier's own
-    # classification, matched once per distinct code (a few hundred), not per supplier.
-    _x(con,
-        """CREATE TEMP TABLE _risk_sup AS
+           GROUP BY ALL),
+        _risk_sup AS (
            WITH s AS (
                SELECT supplier_id, orgnr, nace_code, org_form, founded_date, registered_date, vat_registered,
                       employees, bankrupt, under_liquidation, forced_dissolution, deleted_date, last_accounts_year,
@@ -189,8 +201,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
            codes AS (SELECT DISTINCT nace_ver, nace_code FROM s WHERE nace_code IS NOT NULL),
            ind AS (
                SELECT c.nace_ver, c.nace_code,
-                      arg_max({'key': i.key, 'nb': i.name_nb, 'en': i.name_en, 'allm': i.allmenngjort,
-                               'points': i.points}, length(i.prefix)) AS m
+                      arg_max({{'key': i.key, 'nb': i.name_nb, 'en': i.name_en, 'allm': i.allmenngjort,
+                               'points': i.points}}, length(i.prefix)) AS m
                FROM codes c JOIN _risk_ind i ON i.version = c.nace_ver AND starts_with(c.nace_code, i.prefix)
                GROUP BY ALL),
            goods AS (
@@ -200,19 +212,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                   s.register_extract_date IS NOT NULL AS has_register, nn.name AS nace_name
            FROM s LEFT JOIN ind ON ind.nace_ver = s.nace_ver AND ind.nace_code = s.nace_code
            LEFT JOIN goods ON goods.nace_code = s.nace_code
-           LEFT JOIN _risk_nace nn ON nn.version = s.nace_ver AND nn.code = s.nace_code""",
-        {"defver": g["nace_version_when_missing"]})
-
-    sup_cols = """sp.orgnr, sp.nace_code, sp.nace_ver, sp.org_form, sp.founded_date, sp.registered_date,
-                  sp.vat_registered, sp.employees, sp.bankrupt, sp.under_liquidation, sp.forced_dissolution,
-                  sp.deleted_date, sp.last_accounts_year, sp.ind_key, sp.ind_nb, sp.ind_en,
-                  sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
-                  coalesce(sp.has_register, false) AS has_register, sp.nace_name"""
-    # Supplier-level spend facts, once for contracts and suppliers: spend in the window,
-    # the part without a contract, the first invoice, and the category and department
-    # of the supplier's largest category × department spend in the window.
-    _x(con,
-        """CREATE TEMP TABLE _risk_ss AS
+           LEFT JOIN _risk_nace nn ON nn.version = s.nace_ver AND nn.code = s.nace_code),
+        _risk_ss AS (
            WITH g AS (
                SELECT supplier_id, category, department, sum(spend_12m) AS amt,
                       sum(spend_12m) FILTER (WHERE contract_id IS NULL) AS nc
@@ -229,12 +230,8 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                   coalesce(w.nocontract_12m, 0) AS nocontract_12m, f.first_invoice,
                   w.sup_spend_12m IS NOT NULL AND w.sup_spend_12m <> 0 AS has_spend,
                   w.category, w.department
-           FROM f LEFT JOIN w ON w.supplier_id = f.supplier_id""", p)
-    cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
-
-    # Contracts in scope, enriched.
-    _x(con,
-        f"""CREATE TEMP TABLE _risk_base AS
+           FROM f LEFT JOIN w ON w.supplier_id = f.supplier_id),
+        cbase AS (
             WITH c AS (
                 SELECT c.*, (c.end_date IS NULL OR c.end_date >= $as_of) AS active,
                        coalesce(cs.spend_12m, 0) AS spend_12m, coalesce(c.start_date, $as_of) AS ref_date
@@ -297,15 +294,11 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                 FROM t2)
             SELECT t3.*, coverage_reason IN ('above', 'value_unknown', 'allmenngjort') AS covered,
                    NULL::BIGINT AS n_covered, NULL::BOOLEAN AS labour_eff_c
-            FROM t3""",
-        {**p, "ended_after": ended_after, **cov_params})
-
-    # Suppliers: spend in the window or a contract in scope.
-    _x(con,
-        f"""INSERT INTO _risk_base BY NAME
+            FROM t3),
+        sbase AS (
             WITH ids AS (
                 SELECT supplier_id FROM _risk_ss WHERE has_spend
-                UNION SELECT supplier_id FROM _risk_base WHERE supplier_id IS NOT NULL),
+                UNION SELECT supplier_id FROM cbase WHERE supplier_id IS NOT NULL),
             cc AS (
                 SELECT supplier_id, count(*) AS n_contracts, bool_or(active) AS any_active,
                        arg_max(category, coalesce(estimated_value, 0)) AS category,
@@ -322,7 +315,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                             WHEN bool_and(kind = 'goods') THEN 'goods' END AS kind,
                        count(*) FILTER (WHERE covered) AS n_covered,
                        bool_or(labour_eff) AS labour_eff_c
-                FROM _risk_base WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
+                FROM cbase WHERE supplier_id IS NOT NULL GROUP BY supplier_id),
             e AS (
                 SELECT 'supplier' AS entity_type, ids.supplier_id AS entity_id, NULL::VARCHAR AS contract_id,
                        ids.supplier_id, coalesce(ss.category, cc.category) AS category,
@@ -369,8 +362,9 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
             FROM t2)
             SELECT t3.*, (coverage_reason = 'contracts' AND n_covered > 0)
                          OR coverage_reason IN ('above', 'allmenngjort') AS covered
-            FROM t3""",
-        {**p, **cov_params})
+            FROM t3)
+        SELECT * FROM cbase UNION ALL BY NAME SELECT * FROM sbase""",
+        {**p, "ended_after": ended_after, **cov_params, "defver": g["nace_version_when_missing"]})
 
 
 def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
