@@ -120,18 +120,35 @@ def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Tabl
         if span >= 2 ** 62:  # too many combinations for an int64: join the texts instead
             parts = [pc.cast(table.column(c), pa.string()).combine_chunks() for c in key_cols]
             key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
-    uniq = pc.unique(key)
-    first = pc.index_in(uniq, value_set=key, skip_nulls=False)
-    keys = table.select(key_cols).take(first).append_column("_k", arange(0, len(uniq)))
+    # one hash pass: the distinct keys (in order of first appearance) and each row's index
+    enc = pc.dictionary_encode(key, null_encoding="encode")
+    idx = enc.indices
+    first = _first_rows(idx)
+    keys = table.select(key_cols).take(first).append_column("_k", arange(0, len(enc.dictionary)))
     name = _register(con, keys)
     try:
         res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
     finally:
         _unregister(con, name)
-    if res.num_rows != len(uniq):
+    if res.num_rows != len(enc.dictionary):
         raise RuntimeError("distinct mapping must return one row per key")
-    idx = pc.index_in(key, value_set=uniq, skip_nulls=False)
     return res.drop_columns(["_k"]).take(idx)
+
+
+def _first_rows(codes: pa.Array) -> pa.Array:
+    """The row of the first appearance of each code of a dictionary encoding without
+    nulls (codes are numbered in order of first appearance, so a row holds a new code
+    exactly when its code exceeds every code before it)."""
+    import numpy as np
+
+    c = codes.to_numpy(zero_copy_only=False)
+    if len(c) == 0:
+        return pa.array([], pa.int64())
+    m = np.maximum.accumulate(c)
+    new = np.empty(len(c), dtype=bool)
+    new[0] = True
+    np.greater(m[1:], m[:-1], out=new[1:])
+    return pa.array(np.flatnonzero(new))
 
 
 def _arrow(con, sql: str):

@@ -405,7 +405,10 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
             y = pc.year(d)
             ok = pc.and_(pc.greater_equal(y, 1600), pc.less_equal(y, 2199)).fill_null(False)
             return pc.if_else(ok, d, pa.scalar(None, pa.date32())), raw
-    values = pc.unique(arr)
+    # one hash pass gives both the distinct values and each row's index into them
+    # (null is a value of its own, so every row has an index)
+    enc = pc.dictionary_encode(arr, null_encoding="encode")
+    values = enc.dictionary
     # (DuckDB may return the rows of a parallel scan in another order: sort on _i)
     name = _register(con, pa.table({"v": values, "_i": common.arange(0, len(values))}))
     try:
@@ -413,8 +416,7 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
                                  f"FROM {name} ORDER BY _i")
     finally:
         common._unregister(con, name)
-    idx = pc.index_in(arr, value_set=values, skip_nulls=False)
-    return pc.take(res.column("p").combine_chunks(), idx), raw
+    return pc.take(res.column("p").combine_chunks(), enc.indices), raw
 
 
 def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
