@@ -520,30 +520,47 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table
     return pa.table(arrays)
 
 
-def _checks_sql(prepared: Prepared, typed_name: str, unreadable: set[str] | None = None) -> str:
-    """One row per problem: (_row, field, value, reason, warn). ``unreadable``: the fields
-    with a value that did not parse somewhere (None: check every mapped field)."""
+_NO_PROBLEMS_SQL = ("SELECT CAST(NULL AS INTEGER) AS _row, CAST(NULL AS VARCHAR) AS field, "
+                    "CAST(NULL AS VARCHAR) AS value, CAST(NULL AS VARCHAR) AS reason, false AS warn WHERE false")
+
+
+def _checks_sql(con, prepared: Prepared, typed_name: str, unreadable: set[str] | None = None) -> str:
+    """SQL giving one row per problem: (_row, field, value, reason, warn). ``unreadable``:
+    the fields with a value that did not parse somewhere (None: check every mapped field).
+
+    A first scan (run here) reads only the columns the rules use and finds the rows that break any
+    rule (usually none, or a few); each rule then looks only at those rows (instead of
+    every rule scanning every row)."""
     k = prepared.kind
     unreadable = set(k.field_names) if unreadable is None else unreadable
-    selects = []
-    base = f"(SELECT * FROM {typed_name} WHERE NOT _blank AND NOT _total) t"
+    rules = []   # (condition on the row t, field, value expression, reason, warn)
     for f in k.fields:
         mapped = f.name in prepared.mapping
         if f.required:
-            selects.append(f"SELECT _row, '{f.name}' AS field, CAST(NULL AS VARCHAR) AS value, 'missing' AS reason, false AS warn "
-                           f"FROM {base} WHERE \"{f.name}__raw\" IS NULL")
+            rules.append((f"\"{f.name}__raw\" IS NULL", f"'{f.name}'", "CAST(NULL AS VARCHAR)", "missing", "false"))
         if mapped and f.type not in ("text", "code") and f.name in unreadable:
-            selects.append(f"SELECT _row, '{f.name}', CAST(\"{f.name}__raw\" AS VARCHAR), 'unreadable_{f.type}', {str(f.on_invalid == 'warn').lower()} "
-                           f"FROM {base} WHERE \"{f.name}__raw\" IS NOT NULL AND \"{f.name}\" IS NULL")
+            rules.append((f"\"{f.name}__raw\" IS NOT NULL AND \"{f.name}\" IS NULL", f"'{f.name}'",
+                          f"CAST(\"{f.name}__raw\" AS VARCHAR)", f"unreadable_{f.type}",
+                          str(f.on_invalid == "warn").lower()))
     for ch in k.checks:
         fld = ch.field
         value = f'CAST("{fld}__raw" AS VARCHAR)' if fld else "CAST(NULL AS VARCHAR)"
         cond = ch.condition.replace("{typed}", typed_name)
-        selects.append(f"SELECT _row, {_sql_str(fld) if fld else 'NULL'}, {value}, '{ch.reason}', {str(ch.warn).lower()} "
-                       f"FROM {base} WHERE coalesce(({cond}), false)")
-    if not selects:
-        return "SELECT CAST(NULL AS INTEGER) AS _row, NULL AS field, NULL AS value, NULL AS reason, false AS warn WHERE false"
-    return f"SELECT * FROM ({' UNION ALL '.join(selects)}) AS p(_row, field, value, reason, warn)"
+        rules.append((f"coalesce(({cond}), false)", _sql_str(fld) if fld else "NULL", value, ch.reason,
+                      str(ch.warn).lower()))
+    if not rules:
+        return _NO_PROBLEMS_SQL
+    hits = " OR ".join(f"({cond})" for cond, *_ in rules)
+    rows = con.execute(f"SELECT _row FROM {typed_name} t WHERE NOT _blank AND NOT _total AND ({hits}) "
+                       f"LIMIT 10001").fetchall()
+    if not rows:
+        return _NO_PROBLEMS_SQL
+    hit_rows = "(" + ", ".join(str(int(r[0])) for r in rows) + ")" if len(rows) <= 10_000 else None
+    where = f"_row IN {hit_rows}" if hit_rows else "true"
+    selects = [f"SELECT _row, {fld}, {value}, '{reason}', {warn} FROM _hits t WHERE {cond}"
+               for cond, fld, value, reason, warn in rules]
+    return (f"WITH _hits AS MATERIALIZED (SELECT * FROM {typed_name} t WHERE NOT _blank AND NOT _total AND {where} "
+            f"AND ({hits})) SELECT * FROM ({' UNION ALL '.join(selects)}) AS p(_row, field, value, reason, warn)")
 
 
 def _sql_str(s: str) -> str:
@@ -562,7 +579,7 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
         unreadable = {f.name for f in k.fields if f.name in prepared.mapping and f.type not in ("text", "code")
                       and pc.sum(pc.and_(pc.is_valid(typed.column(f"{f.name}__raw")),
                                          pc.is_null(typed.column(f.name)))).as_py()}
-        problems = common._arrow(con, _checks_sql(prepared, typed_name, unreadable))
+        problems = common._arrow(con, _checks_sql(con, prepared, typed_name, unreadable))
         problems_name = _register(con, problems)
         names.append(problems_name)
         bad = pc.unique(pc.filter(problems.column("_row"), pc.invert(problems.column("warn").fill_null(False))))
