@@ -9,9 +9,11 @@ Steps of ``score_all`` (all inside one transaction):
    supplier with spend in the window or such a contract — with the supplier's
    register data, its industry (NACE, per classification version), the contract's
    CPV match, its kind (works / services / goods), the wage-regulation threshold in
-   force and whether the regulation covers it (built from ``_risk_sp``, the window's
-   spend per supplier × contract × category × department, ``_risk_ss``, each
-   supplier's spend facts and first invoice, and ``_risk_sup``, the register data);
+   force and whether the regulation covers it (built in one statement from the CTEs
+   ``_risk_sp``, the window's spend per supplier × contract × category × department,
+   ``_risk_ss``, each supplier's window spend facts and first invoice — the latter from
+   ``supplier_spend_facts``, brought up to date first by ``spendfacts.ensure`` — and
+   ``_risk_sup``, the register data);
 3. every enabled indicator adds its factor rows (``indicators``), all in one INSERT:
    a UNION ALL of the indicators' SELECTs written as one stream in indicator order
    (see ``_apply_indicators`` for what keeps it fast: template concatenation, the
@@ -45,7 +47,7 @@ from typing import Iterator
 
 import duckdb
 
-from .. import audit, db
+from .. import audit, db, spendfacts
 from ..auth import User, require
 from . import config as rconfig
 from .indicators import INDICATORS, Context
@@ -223,9 +225,10 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                       arg_max(category, amt) AS category, arg_max(department, amt) AS department
                FROM g GROUP BY supplier_id),
            f AS (
-               SELECT supplier_id, min(posting_date) AS first_invoice
-               FROM spend WHERE posting_date <= $as_of AND supplier_id IS NOT NULL
-               GROUP BY supplier_id)
+               -- the earliest posting up to as_of is the supplier's earliest posting when
+               -- that is on or before as_of (kept by spendfacts.ensure), else there is none
+               SELECT supplier_id, first_posting AS first_invoice
+               FROM supplier_spend_facts WHERE first_posting <= $as_of)
            SELECT f.supplier_id, coalesce(w.sup_spend_12m, 0) AS sup_spend_12m,
                   coalesce(w.nocontract_12m, 0) AS nocontract_12m, f.first_invoice,
                   w.sup_spend_12m IS NOT NULL AND w.sup_spend_12m <> 0 AS has_spend,
@@ -652,7 +655,8 @@ def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version:
             for m in _MACROS:
                 con.execute(m)
             _load_config_tables(con, cfg)
-            for stage, fn in (("base", lambda: _build_base(con, cfg, as_of, win_start, ended_after)),
+            for stage, fn in (("facts", lambda: spendfacts.ensure(con)),
+                              ("base", lambda: _build_base(con, cfg, as_of, win_start, ended_after)),
                               ("factors", lambda: _apply_indicators(con, run_id, cfg, as_of, win_start)),
                               ("assess", lambda: _assess(con, run_id, cfg))):
                 ts = time.perf_counter()
