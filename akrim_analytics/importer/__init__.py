@@ -12,6 +12,9 @@ Public API (no Streamlit)::
 
     prepared = importer.prepare(con, path, kind="spend", file_name="reskontro.xlsx",
                                 sheet=None, mapping=None, progress=cb)   # nothing written
+    # or, to open the database while a large sheet is read (the command line does this):
+    started = importer.begin(path, kind="spend")  # no database: checks the file, finds the
+    prepared = importer.prepare(con, path, kind="spend", started=started)  # header, starts the read
     prepared.report          # rows read/valid/rejected, rejects with row+column+reason,
                              # total row and reconciliation, overlaps, problems
     prepared = importer.remap(con, prepared, {"amount": "Beløp", ...})  # analyst's correction
@@ -70,7 +73,7 @@ from .errors import ImportRefused
 from .kinds import Check, CommitStats, Field, Kind, register
 from .mappings import delete as delete_mapping
 from .mappings import list_mappings
-from .pipeline import ImportResult, Prepared, commit, describe, import_file, prepare, reconciliation, remap
+from .pipeline import ImportResult, Prepared, Started, begin, commit, describe, import_file, prepare, reconciliation, remap
 from .rules import add_rule, delete_rule, list_rules, unclassified_summary, update_rule
 from .uploads import can_undo, get_report, list_uploads, undo_upload
 
@@ -91,7 +94,7 @@ def report_xlsx(report: dict, lang: str | None = None) -> bytes:
 
 
 __all__ = [
-    "ImportRefused", "ImportResult", "Prepared", "prepare", "remap", "commit", "import_file", "describe",
+    "ImportRefused", "ImportResult", "Prepared", "Started", "begin", "prepare", "remap", "commit", "import_file", "describe",
     "reconciliation", "report_xlsx", "report_frames", "undo_upload", "list_uploads", "get_report", "can_undo",
     "list_mappings", "delete_mapping", "add_rule", "update_rule", "delete_rule", "list_rules",
     "unclassified_summary", "Kind", "Field", "Check", "CommitStats", "register",

@@ -31,19 +31,26 @@ def _progress_printer(enabled: bool):
 
 def _cmd_import(args) -> int:
     from ..cli import UserError
-    from . import kinds
     from .errors import ImportRefused
-    from .pipeline import commit, prepare
+    from .pipeline import begin, commit, prepare
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(t("import.err.file_not_found", file=args.file))
+    progress = _progress_printer(args.progress)
+    try:
+        # the file is checked and its sheet's read started before the database is opened
+        # (a large sheet is read in a background thread while the database opens)
+        started = begin(path, kind=args.kind, sheet=args.sheet, progress=progress)
+    except ImportRefused as e:
+        raise UserError(str(e))
+    except Exception as e:  # never a traceback for a scheduled import
+        raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
     con = db.connect(args.db)
     try:
         try:
-            kinds.get(args.kind)
-            progress = _progress_printer(args.progress)
-            prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress)
+            prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress,
+                               started=started)
             if args.report:
                 from .report import report_xlsx
 

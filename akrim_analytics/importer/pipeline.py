@@ -9,6 +9,7 @@ rows in ONE transaction (or refuses, leaving the database exactly as it was).
 """
 from __future__ import annotations
 
+import contextvars
 import importlib
 import json
 import sys
@@ -232,13 +233,45 @@ def _matched_fields(matcher: headers.Matcher, values) -> set[str]:
 
 # -------------------------------------------------------------------- prepare
 
-def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "spend",
-            file_name: str | None = None, sheet: str | None = None,
-            mapping: str | dict | None = None, progress: Progress | None = None) -> Prepared:
-    """Read and validate a file without writing anything.
+class Started:
+    """A file whose sheet and header row are found and whose read has started (``begin``)."""
 
-    ``mapping``: None (a saved mapping for a file of this shape, else a suggestion),
-    the name of a saved mapping, or a dict {field: column name}."""
+    def __init__(self, kind: kinds.Kind, info: fileformat.FileInfo, scan: reader.Scan,
+                 cands: list[SheetCandidate], chosen: SheetCandidate, ambiguous: bool, background: bool):
+        self.kind, self.info, self.scan = kind, info, scan
+        self.cands, self.chosen, self.ambiguous = cands, chosen, ambiguous
+        self._raw: reader.RawTable | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            ctx = contextvars.copy_context()   # the language of messages
+            self._thread = threading.Thread(target=ctx.run, args=(self._read,), name="import-read", daemon=True)
+            self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            self._raw = reader.read(self.info, self.scan, self.chosen.name, self.chosen.header_row)
+        except BaseException as e:  # handed to the caller of raw()
+            self._error = e
+
+    def raw(self) -> reader.RawTable:
+        """The whole sheet below the header (waits for the read; raises its error)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        elif self._raw is None and self._error is None:
+            self._read()
+        if self._error is not None:
+            raise self._error
+        return self._raw
+
+
+def begin(path: str | Path, *, kind: str = "spend", file_name: str | None = None, sheet: str | None = None,
+          progress: Progress | None = None) -> Started:
+    """The part of ``prepare`` that needs no database: check the file, find the sheet and
+    the header row, and start reading the sheet. For a file of 1 MB or more the read runs
+    in a background thread (fastexcel releases the GIL), so the caller can open the
+    database meanwhile (the command line does). Raises ImportRefused."""
     k = kinds.get(kind)
     _progress(progress, "read", 0.02)
     info = fileformat.inspect(path, file_name)
@@ -274,7 +307,22 @@ def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "sp
         # visible sheets first, then the best score, then the first sheet
         chosen = sorted(pool, key=lambda c: (not c.visible, -c.score, sheet_names.index(c.name)))[0]
         ambiguous = info.format != "csv" and len(data) > 1
-    raw = reader.read(info, scan_result, chosen.name, chosen.header_row)
+    return Started(k, info, scan_result, cands, chosen, ambiguous, background=info.size >= WARM_UP_BYTES)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "spend",
+            file_name: str | None = None, sheet: str | None = None,
+            mapping: str | dict | None = None, progress: Progress | None = None,
+            started: Started | None = None) -> Prepared:
+    """Read and validate a file without writing anything.
+
+    ``mapping``: None (a saved mapping for a file of this shape, else a suggestion),
+    the name of a saved mapping, or a dict {field: column name}. ``started``: the result
+    of ``begin`` for this file (else it is called here)."""
+    st = started or begin(path, kind=kind, file_name=file_name, sheet=sheet, progress=progress)
+    k, info, scan_result, cands = st.kind, st.info, st.scan, st.cands
+    chosen, ambiguous = st.chosen, st.ambiguous
+    raw = st.raw()
     _progress(progress, "read", 1.0)
     if raw.table.num_rows == 0:
         raise ImportRefused("no_rows", file=info.file_name, sheet=chosen.name or "-", row=chosen.header_row + 1)
