@@ -69,13 +69,36 @@ duplicate detection, the uploads row, audit log, data version bump,
 """
 from __future__ import annotations
 
+import importlib
+
 from .errors import ImportRefused
 from .kinds import Check, CommitStats, Field, Kind, register
 from .mappings import delete as delete_mapping
 from .mappings import list_mappings
-from .pipeline import ImportResult, Prepared, Started, begin, commit, describe, import_file, prepare, reconciliation, remap
-from .rules import add_rule, delete_rule, list_rules, unclassified_summary, update_rule
-from .uploads import can_undo, get_report, list_uploads, undo_upload
+
+# Loaded on first use (PEP 562): the pipeline imports pyarrow, and the command line
+# starts reading a large sheet (``start.begin``) before that import.
+_LAZY = {
+    **{name: "pipeline" for name in ("ImportResult", "Prepared", "commit", "describe", "import_file", "prepare",
+                                     "reconciliation", "remap")},
+    **{name: "start" for name in ("Started", "begin")},
+    **{name: "rules" for name in ("add_rule", "delete_rule", "list_rules", "unclassified_summary", "update_rule")},
+    **{name: "uploads" for name in ("can_undo", "get_report", "list_uploads", "undo_upload")},
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        try:
+            value = importlib.import_module(f".{name}", __name__)   # a submodule, e.g. importer.pipeline
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
 
 
 

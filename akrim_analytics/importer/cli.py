@@ -32,7 +32,7 @@ def _progress_printer(enabled: bool):
 def _cmd_import(args) -> int:
     from ..cli import UserError
     from .errors import ImportRefused
-    from .pipeline import begin, commit, prepare
+    from .start import begin
 
     path = Path(args.file)
     if not path.is_file():
@@ -46,6 +46,8 @@ def _cmd_import(args) -> int:
         raise UserError(str(e))
     except Exception as e:  # never a traceback for a scheduled import
         raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
+    from .pipeline import commit, prepare   # pyarrow: imported while the sheet is read
+
     con = db.connect(args.db)
     try:
         try:

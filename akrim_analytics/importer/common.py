@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import uuid
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from .. import linking
 
-def arange(start: int, stop: int, type_: pa.DataType = pa.int64()) -> pa.Array:
-    """start, start + 1, ... stop - 1 as an Arrow array (numpy: ~100x faster than
-    ``pa.array(range(...))``, which converts a million Python ints one by one)."""
+# pyarrow is imported inside the functions that use it: the command line starts reading
+# a sheet before pyarrow is imported (see ``start.begin``).
+
+
+def arange(start: int, stop: int, type_=None):
+    """start, start + 1, ... stop - 1 as an Arrow array (int64 unless ``type_``) (numpy:
+    ~100x faster than ``pa.array(range(...))``, which converts a million Python ints one by one)."""
+    import pyarrow as pa
+
+    type_ = pa.int64() if type_ is None else type_
     try:
         import numpy as np
     except ImportError:  # pragma: no cover - numpy comes with pyarrow/pandas here
@@ -100,12 +104,15 @@ def _unregister(con, name: str) -> None:
     con.unregister(name)
 
 
-def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Table:
+def _distinct_map(con, table, key_cols: list[str], sql_for):
     """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
     result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
     distinct keys). ``keys`` is a relation with the key columns and ``_k``; the SQL must
     return exactly one row per ``_k``. Returns the result columns (without ``_k``), one
     row per row of ``table``, in its order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(key_cols) == 1:
         key = table.column(key_cols[0]).combine_chunks()
     else:
@@ -135,11 +142,12 @@ def _distinct_map(con, table: pa.Table, key_cols: list[str], sql_for) -> pa.Tabl
     return res.drop_columns(["_k"]).take(idx)
 
 
-def _first_rows(codes: pa.Array) -> pa.Array:
+def _first_rows(codes):
     """The row of the first appearance of each code of a dictionary encoding without
     nulls (codes are numbered in order of first appearance, so a row holds a new code
     exactly when its code exceeds every code before it)."""
     import numpy as np
+    import pyarrow as pa
 
     c = codes.to_numpy(zero_copy_only=False)
     if len(c) == 0:

@@ -27,9 +27,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import pyarrow as pa
-
-from .common import arange
 from .errors import ImportRefused
 from .fileformat import FileInfo
 
@@ -510,6 +507,11 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
         if "password" in text or "encrypt" in text:
             raise ImportRefused("encrypted", file=info.file_name)
         raise ImportRefused("corrupt_sheet", file=info.file_name, sheet=sheet)
+    # imported only now: the command line starts this read before pyarrow is imported
+    import pyarrow as pa
+
+    from .common import arange
+
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     n = table.num_rows
@@ -556,6 +558,7 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
 
 
 def _read_csv(info: FileInfo, scan_result: Scan, header_row: int) -> RawTable:
+    import pyarrow as pa
     dialect = scan_result.csv
     chunks: list[pa.Table] = []
     width = 0

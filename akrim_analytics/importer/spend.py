@@ -15,9 +15,6 @@ and then linked to contracts (``linking.link_contracts``).
 """
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from .. import categorize, db, linking
 from . import common
 from .kinds import Check, CommitStats, Field, Kind, register
@@ -111,6 +108,8 @@ def _stage(con, prepared) -> pa.Table:
     """The valid rows with their supplier key and the category named in the file.
 
     Reused by commit when the data has not changed since the preview."""
+    import pyarrow as pa
+
     version = db.data_version(con)
     cached = prepared.cache.get("spend_stage")
     if cached is not None and cached[0] == version:
@@ -180,6 +179,8 @@ def _analyse(con, batch: str, prepared) -> dict:
 
 
 def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
+    import pyarrow.compute as pc
+
     version = db.data_version(con)
     stage = _stage(con, prepared)
     name = common._register(con, stage)
