@@ -55,8 +55,8 @@ from .indicators import INDICATORS, Context
 # Seconds per stage of the last run in this process (for the benchmark).
 LAST_TIMINGS: dict[str, float] = {}
 
-TEMP_TABLES = ("_risk_sp", "_risk_ss", "_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr",
-               "_risk_sup", "_risk_base", "_risk_pts")
+TEMP_TABLES = ("_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr", "_risk_base",
+               "_risk_pts")
 
 
 @contextmanager
@@ -366,7 +366,9 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
             SELECT t3.*, (coverage_reason = 'contracts' AND n_covered > 0)
                          OR coverage_reason IN ('above', 'allmenngjort') AS covered
             FROM t3)
-        SELECT * FROM cbase UNION ALL BY NAME SELECT * FROM sbase""",
+        -- (columns only the CTEs need are not stored)
+        SELECT * EXCLUDE (labour_raw, ref_date, nace_ver, nace_goods, cpv_kind, labour_eff_c)
+        FROM (SELECT * FROM cbase UNION ALL BY NAME SELECT * FROM sbase)""",
         {**p, "ended_after": ended_after, **cov_params, "defver": g["nace_version_when_missing"]})
 
 
@@ -588,8 +590,7 @@ def _x(con, sql: str, params=None):
 
 def _drop_temp(con) -> None:
     try:
-        for t in TEMP_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+        con.execute(";\n".join(f"DROP TABLE IF EXISTS temp.{t}" for t in TEMP_TABLES))
     except duckdb.TransactionException:
         pass  # the transaction failed and is rolled back, taking the temp tables with it
 
@@ -652,8 +653,7 @@ def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version:
         _drop_temp(con)
         LAST_TIMINGS.clear()
         try:
-            for m in _MACROS:
-                con.execute(m)
+            con.execute(";\n".join(_MACROS))
             _load_config_tables(con, cfg)
             for stage, fn in (("facts", lambda: spendfacts.ensure(con)),
                               ("base", lambda: _build_base(con, cfg, as_of, win_start, ended_after)),
