@@ -6,6 +6,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from .. import db
+
 LEVEL_ORDER = ("lav", "middels", "høy")
 
 
@@ -45,11 +47,7 @@ def run_info(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> dict 
     run_id = current_run_id(con) if run_id is None else run_id
     if run_id is None:
         return None
-    cur = con.execute("SELECT * FROM risk_runs WHERE run_id = ?", [run_id])
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row))
+    return db.fetch_dict(con, "SELECT * FROM risk_runs WHERE run_id = ?", [run_id])
 
 
 def runs(con: duckdb.DuckDBPyConnection, include_pruned: bool = False) -> pd.DataFrame:
@@ -97,11 +95,8 @@ def assessment(con: duckdb.DuckDBPyConnection, entity_type: str, entity_id: str,
                run_id: int | None = None) -> dict | None:
     """One entity's assessment as a dict, or None if it was not assessed in the run."""
     run_id = _resolve(con, run_id)
-    cur = con.execute(
-        "SELECT * FROM risk_assessments WHERE run_id = ? AND entity_type = ? AND entity_id = ?",
-        [run_id, entity_type, entity_id])
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description], row)) if row else None
+    return db.fetch_dict(con, "SELECT * FROM risk_assessments WHERE run_id = ? AND entity_type = ? AND entity_id = ?",
+                         [run_id, entity_type, entity_id])
 
 
 def explain(con: duckdb.DuckDBPyConnection, entity_type: str, entity_id: str,
