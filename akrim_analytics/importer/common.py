@@ -68,7 +68,11 @@ def category_code_sql(keys: str) -> str:
 
 def _insert_new_suppliers(con, stage: str, upload_id: int) -> None:
     """Create the suppliers a staged batch refers to that do not exist yet (named by
-    their first row), then fill in register data where an extract knows them."""
+    their first row), then fill in register data where an extract knows them.
+
+    ``stage`` has the columns _row, supplier_id, supplier_name and supplier_no: the rows
+    of the batch, or only the first row of each distinct (supplier key, name, number)
+    (the same result, from a few thousand rows instead of a million)."""
     con.execute(
         f"""INSERT INTO suppliers (supplier_id, orgnr, name, erp_supplier_no, created_upload_id)
             SELECT supplier_id,
@@ -104,12 +108,14 @@ def _unregister(con, name: str) -> None:
     con.unregister(name)
 
 
-def _distinct_map(con, table, key_cols: list[str], sql_for):
+def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None):
     """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
     result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
     distinct keys). ``keys`` is a relation with the key columns and ``_k``; the SQL must
     return exactly one row per ``_k``. Returns the result columns (without ``_k``), one
-    row per row of ``table``, in its order."""
+    row per row of ``table``, in its order. ``keep``: a dict that receives ``first`` (the
+    row of ``table`` where each distinct key first appears) and ``result`` (one row per
+    distinct key, in that order)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -139,7 +145,10 @@ def _distinct_map(con, table, key_cols: list[str], sql_for):
         _unregister(con, name)
     if res.num_rows != len(enc.dictionary):
         raise RuntimeError("distinct mapping must return one row per key")
-    return res.drop_columns(["_k"]).take(idx)
+    res = res.drop_columns(["_k"])
+    if keep is not None:
+        keep["first"], keep["result"] = first, res
+    return res.take(idx)
 
 
 def _first_rows(codes):

@@ -115,7 +115,9 @@ def _stage(con, prepared) -> pa.Table:
     if cached is not None and cached[0] == version:
         return cached[1]
     b = prepared.batch
-    sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql)
+    keep: dict = {}
+    sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql,
+                               keep=keep)
     if "category" in prepared.mapping:
         cat = common._distinct_map(con, b, ["category"], common.category_code_sql).column("category_code")
     else:
@@ -129,8 +131,17 @@ def _stage(con, prepared) -> pa.Table:
         "project": b.column("project"), "invoice_no": b.column("invoice_no"),
         "description": b.column("description"), "category_raw": b.column("category"), "category_code": cat,
     })
+    # the first row of each distinct supplier key: new suppliers are counted and created from these
+    sup_keys = stage.select(["_row", "supplier_no", "supplier_name"]).take(keep["first"]) \
+                    .append_column("supplier_id", keep["result"].column("supplier_id"))
     prepared.cache["spend_stage"] = (version, stage)
+    prepared.cache["spend_supplier_keys"] = (version, sup_keys)
     return stage
+
+
+def _supplier_keys(con, prepared) -> pa.Table:
+    _stage(con, prepared)
+    return prepared.cache["spend_supplier_keys"][1]
 
 
 def _overlaps(con, stage_name: str) -> pa.Table:
@@ -158,9 +169,13 @@ def _analyse(con, batch: str, prepared) -> dict:
                     FROM {ov_name} o JOIN {name} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
         finally:
             common._unregister(con, ov_name)
-        new_sup = con.execute(
-            f"SELECT count(DISTINCT supplier_id) FROM {name} WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)"
-        ).fetchall()[0][0]
+        keys_name = common._register(con, _supplier_keys(con, prepared))
+        try:
+            new_sup = con.execute(
+                f"""SELECT count(DISTINCT supplier_id) FROM {keys_name}
+                    WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)""").fetchall()[0][0]
+        finally:
+            common._unregister(con, keys_name)
         new_dep = con.execute(
             f"""SELECT count(DISTINCT department) FROM {name}
                 WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchall()[0][0]
@@ -188,7 +203,11 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
         cached = prepared.cache.get("spend_overlaps")
         ov = cached[1] if cached is not None and cached[0] == version else _overlaps(con, name)
         progress(0.15)
-        common._insert_new_suppliers(con, name, upload_id)
+        keys_name = common._register(con, _supplier_keys(con, prepared))
+        try:
+            common._insert_new_suppliers(con, keys_name, upload_id)
+        finally:
+            common._unregister(con, keys_name)
         con.execute(
             f"""INSERT INTO departments (code, name, created_upload_id)
                 SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
