@@ -17,14 +17,8 @@ contract_id = st.query_params.get("kontrakt")
 
 if contract_id:
     # ------------------------------------------------------------ the contract page ("360")
-    if st.button(t("views.kt.back"), icon=":material/arrow_back:"):
-        st.query_params.pop("kontrakt", None)
-        st.rerun()
-    c = common.cached(views.contract_detail, contract_id)
-    if c is None:
-        st.title(t("nav.kontrakter"))
-        st.warning(t("views.kt.not_found", id=contract_id), icon=":material/search_off:")
-        st.stop()
+    c = lv.detail_or_stop("kontrakt", contract_id, views.contract_detail, area="views.kt",
+                          page_title_key="nav.kontrakter")
     st.title(lv.md_escape(f"{c['contract_id']} {c['name']}"))
     contract_forms.flash()
     latest = common.cached(views.latest_run)

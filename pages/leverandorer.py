@@ -17,14 +17,8 @@ supplier_id = st.query_params.get("leverandor")
 
 if supplier_id:
     # ------------------------------------------------------------ the supplier page ("360")
-    if st.button(t("views.lv.back"), icon=":material/arrow_back:"):
-        st.query_params.pop("leverandor", None)
-        st.rerun()
-    s = common.cached(views.supplier_detail, supplier_id)
-    if s is None:
-        st.title(t("nav.leverandorer"))
-        st.warning(t("views.lv.not_found", id=supplier_id), icon=":material/search_off:")
-        st.stop()
+    s = lv.detail_or_stop("leverandor", supplier_id, views.supplier_detail, area="views.lv",
+                          page_title_key="nav.leverandorer")
     st.title(lv.md_escape(s["name"]))
     latest = common.cached(views.latest_run)
     run_id = latest.run_id if latest else None

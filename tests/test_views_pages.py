@@ -220,9 +220,17 @@ def test_kontrakt_page_equals_core(monkeypatch, demo_db, core):
     assert len(at.get("plotly_chart")) == 1
 
 
-def test_unknown_contract_says_so(monkeypatch, demo_db):
-    at = open_page(monkeypatch, demo_db, "kontrakter", {"kontrakt": "K-0000-9999"})
-    assert any("K-0000-9999" in w.value for w in at.warning)
+@pytest.mark.parametrize("page, param, unknown, title, back", [
+    ("kontrakter", "kontrakt", "K-0000-9999", "Kontrakter", "Alle kontrakter"),
+    ("leverandorer", "leverandor", "000000000", "Leverandører", "Alle leverandører")])
+def test_unknown_record_says_so_and_back_returns_to_the_list(monkeypatch, demo_db, page, param, unknown, title, back):
+    at = open_page(monkeypatch, demo_db, page, {param: unknown})
+    assert any(unknown in w.value for w in at.warning)
+    assert [x.value for x in at.title] == [title]
+    next(b for b in at.button if b.label == back).click().run()
+    assert not at.exception, at.exception
+    assert param not in at.query_params
+    assert not at.warning
 
 
 # ------------------------------------------------------------------ Leverandører

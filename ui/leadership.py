@@ -54,6 +54,23 @@ def goto_supplier(supplier_id: str) -> None:
     st.switch_page(SUPPLIER_PAGE, query_params=params_with(leverandor=supplier_id))
 
 
+def detail_or_stop(param: str, entity_id: str, loader, *, area: str, page_title_key: str):
+    """The top of a 360 page opened with ``?<param>=<id>``: a back button that clears the
+    parameter, then the record from ``loader`` (cached per data version). When there is
+    no such record the page shows a not-found notice under its own title and stops.
+    ``area`` is the locale prefix (``views.kt`` / ``views.lv``) of ``back`` and
+    ``not_found``."""
+    if st.button(t(f"{area}.back"), icon=":material/arrow_back:"):
+        st.query_params.pop(param, None)
+        st.rerun()
+    record = common.cached(loader, entity_id)
+    if record is None:
+        st.title(t(page_title_key))
+        st.warning(t(f"{area}.not_found", id=entity_id), icon=":material/search_off:")
+        st.stop()
+    return record
+
+
 def category_labels() -> dict[str, str]:
     """Category code → name in the current language (one cached lookup per run)."""
     cats = common.cached(queries.categories)
