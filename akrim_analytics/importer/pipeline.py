@@ -296,6 +296,15 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
     return pc.take(res.column("p").combine_chunks(), enc.indices), raw
 
 
+def _as_string(arr: pa.Array) -> pa.Array:
+    """Typed cells as text (Arrow's cast). Dates repeat in an export: they are cast once
+    per distinct value."""
+    if pa.types.is_temporal(arr.type):
+        enc = pc.dictionary_encode(arr)
+        return pc.take(enc.dictionary.cast(pa.string()), enc.indices)
+    return pc.cast(arr, pa.string())
+
+
 def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
     """True where any of the (few) text cells labels a total row ("Sum", "Totalt", …)."""
     n = len(arrays[0]) if arrays else 0
@@ -354,11 +363,16 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table
                 common._unregister(con, name)
         p, r = _column_pair(con, arr, f.type, convention)
         if col.index in prepared.raw.overrides:
-            # cells of another type than the column's (text in a number column): their text wins
+            # cells of another type than the column's (text in a number column): their text
+            # wins. Only those (few) cells are parsed and put in place.
             xarr = t.column(f"c{col.index}_x").combine_chunks()
-            px, rx = _column_pair(con, xarr, f.type, convention)
-            p = pc.coalesce(px.cast(_ARROW_TYPES[f.type]), p.cast(_ARROW_TYPES[f.type]))
-            r = pc.coalesce(rx.cast(pa.string()), r if parsing.is_string(r.type) else pc.cast(r, pa.string()))
+            mask = pc.is_valid(xarr)
+            idx = pc.indices_nonzero(mask)
+            px, rx = _column_pair(con, pc.take(xarr, idx), f.type, convention)
+            p = p.cast(_ARROW_TYPES[f.type])
+            p = pc.replace_with_mask(p, mask, pc.coalesce(px.cast(_ARROW_TYPES[f.type]), pc.take(p, idx)))
+            r = r if parsing.is_string(r.type) else _as_string(r)
+            r = pc.replace_with_mask(r, mask, pc.coalesce(rx.cast(pa.string()), pc.take(r, idx)))
         cols[f.name] = p.cast(_ARROW_TYPES[f.type])
         raws[f.name] = r
         _progress(progress, "validate", 0.05 + 0.45 * (i + 1) / len(k.fields))
