@@ -108,14 +108,16 @@ def _unregister(con, name: str) -> None:
     con.unregister(name)
 
 
-def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None):
+def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None, codes: dict | None = None):
     """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
     result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
     distinct keys). ``keys`` is a relation with the key columns and ``_k``; the SQL must
     return exactly one row per ``_k``. Returns the result columns (without ``_k``), one
     row per row of ``table``, in its order. ``keep``: a dict that receives ``first`` (the
     row of ``table`` where each distinct key first appears) and ``result`` (one row per
-    distinct key, in that order)."""
+    distinct key, in that order) and ``codes`` (each row's key number: see ``codes``).
+    ``codes``: {column: (code per row, number of codes)} for key columns whose equal
+    values have equal codes already (no need to hash those columns again)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -125,10 +127,14 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
         # one int64 per row from the columns' dictionary codes (null = its own code)
         key, span = None, 1
         for c in key_cols:
-            d = pc.dictionary_encode(table.column(c).combine_chunks())
-            card = len(d.dictionary) + 1
-            codes = d.indices.cast(pa.int64()).fill_null(card - 1)
-            key = codes if key is None else pc.add(pc.multiply(key, card), codes)
+            if codes and c in codes:
+                col_codes, card = codes[c]
+                col_codes = col_codes.cast(pa.int64())
+            else:
+                d = pc.dictionary_encode(table.column(c).combine_chunks())
+                card = len(d.dictionary) + 1
+                col_codes = d.indices.cast(pa.int64()).fill_null(card - 1)
+            key = col_codes if key is None else pc.add(pc.multiply(key, card), col_codes)
             span *= card
         if span >= 2 ** 62:  # too many combinations for an int64: join the texts instead
             parts = [pc.cast(table.column(c), pa.string()).combine_chunks() for c in key_cols]
@@ -147,7 +153,7 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
         raise RuntimeError("distinct mapping must return one row per key")
     res = res.drop_columns(["_k"])
     if keep is not None:
-        keep["first"], keep["result"] = first, res
+        keep["first"], keep["result"], keep["codes"] = first, res, (idx, len(enc.dictionary))
     return res.take(idx)
 
 

@@ -55,18 +55,31 @@ class Prepared:
     scan: reader.Scan | None = None
     options: dict = field(default_factory=dict)   # kind options, e.g. {"nace_version": "SN2025"}
     cache: dict = field(default_factory=dict)     # kind results reused by commit (same data version)
+    # field → (code per row of ``typed``, number of codes): equal codes, equal values (a
+    # column parsed over its distinct values); lets a kind group rows without hashing again
+    codes: dict = field(default_factory=dict)
+
+    def _valid_rows(self, t):
+        run = _contiguous_true(self.typed.column("_valid"))
+        # the valid rows are one run (the usual case: all rows, or all but a total row at
+        # the end): a zero-copy slice instead of a filter that copies every column
+        return t.slice(*run) if run is not None else t.filter(self.typed.column("_valid"))
 
     @property
     def batch(self) -> pa.Table:
         """The valid rows (typed), as Arrow."""
         if "_batch" not in self.cache:
-            cols = ["_row"] + self.kind.field_names
-            t = self.typed.select(cols)
-            run = _contiguous_true(self.typed.column("_valid"))
-            # the valid rows are one run (the usual case: all rows, or all but a total row at
-            # the end): a zero-copy slice instead of a filter that copies every column
-            self.cache["_batch"] = t.slice(*run) if run is not None else t.filter(self.typed.column("_valid"))
+            self.cache["_batch"] = self._valid_rows(self.typed.select(["_row"] + self.kind.field_names))
         return self.cache["_batch"]
+
+    def batch_codes(self, fields: list[str]) -> dict:
+        """{field: (code per row of ``batch``, number of codes)} for those of ``fields`` that have codes."""
+        out = {}
+        for f in fields:
+            if f in self.codes:
+                codes, n = self.codes[f]
+                out[f] = (self._valid_rows(pa.table({"c": codes})).column("c").combine_chunks(), n)
+        return out
 
     @property
     def column_names(self) -> list[str]:
@@ -255,13 +268,15 @@ def _trimmed(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(t, ""), pa.scalar(None, pa.string()), t)
 
 
-def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Array, pa.Array]:
+def _column_pair(con, arr: pa.Array, ftype: str, convention: str,
+                 codes: dict | None = None) -> tuple[pa.Array, pa.Array]:
     """(parsed, raw) for one column. ``raw`` is the cell as the file has it: text
     (trimmed, empty → null) or the typed value of a number/date cell.
 
     Fast paths in Arrow for typed cells; anything else is parsed in DuckDB over the
     column's distinct values and spread back (an ERP export repeats suppliers, dates and
-    accounts, so a million cells are a few thousand parses)."""
+    accounts, so a million cells are a few thousand parses); then ``codes`` (when given)
+    receives "codes" and "n": each row's index into those distinct values."""
     n = len(arr)
     if pa.types.is_null(arr.type):
         return pa.nulls(n, _ARROW_TYPES[ftype]), pa.nulls(n, pa.string())
@@ -293,6 +308,8 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str) -> tuple[pa.Ar
                                  f"FROM {name} ORDER BY _i")
     finally:
         common._unregister(con, name)
+    if codes is not None:
+        codes["codes"], codes["n"] = enc.indices, len(values)
     return pc.take(res.column("p").combine_chunks(), enc.indices), raw
 
 
@@ -336,9 +353,11 @@ def _all(arrays: list[pa.Array], n: int) -> pa.Array:
     return out
 
 
-def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table:
+def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict | None = None) -> pa.Table:
     """_row, every field typed (NULL when not mapped), ``<field>__raw`` (the cell as in
-    the file), and the flags _blank (nothing in the mapped columns) and _total."""
+    the file), and the flags _blank (nothing in the mapped columns) and _total.
+    ``codes`` receives the fields' codes (see ``Prepared.codes``)."""
+    codes = {} if codes is None else codes
     k = prepared.kind
     t = prepared.raw.table
     n = t.num_rows
@@ -361,7 +380,10 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None) -> pa.Table
                                          ).fetchall()[0][0]
             finally:
                 common._unregister(con, name)
-        p, r = _column_pair(con, arr, f.type, convention)
+        got: dict = {}
+        p, r = _column_pair(con, arr, f.type, convention, got)
+        if "codes" in got and col.index not in prepared.raw.overrides:
+            codes[f.name] = (got["codes"], got["n"])
         if col.index in prepared.raw.overrides:
             # cells of another type than the column's (text in a number column): their text
             # wins. Only those (few) cells are parsed and put in place.
@@ -464,7 +486,8 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
     _progress(progress, "validate", 0.05)
     names = []
     try:
-        typed = _build_typed(con, prepared, progress)
+        codes: dict = {}
+        typed = _build_typed(con, prepared, progress, codes)
         typed_name = _register(con, typed)
         names.append(typed_name)
         unreadable = {f.name for f in k.fields if f.name in prepared.mapping and f.type not in ("text", "code")
@@ -479,6 +502,7 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
                                            if isinstance(bad, pa.ChunkedArray) else bad)))
         typed = typed.append_column("_valid", valid)
         prepared.typed = typed
+        prepared.codes = codes
         common._unregister(con, typed_name)
         con.register(typed_name, typed)
         _progress(progress, "validate", 0.7)

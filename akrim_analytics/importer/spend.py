@@ -117,7 +117,7 @@ def _stage(con, prepared) -> pa.Table:
     b = prepared.batch
     keep: dict = {}
     sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql,
-                               keep=keep)
+                               keep=keep, codes=prepared.batch_codes(["orgnr", "supplier_no", "supplier_name"]))
     if "category" in prepared.mapping:
         cat = common._distinct_map(con, b, ["category"], common.category_code_sql).column("category_code")
     else:
@@ -136,6 +136,7 @@ def _stage(con, prepared) -> pa.Table:
                     .append_column("supplier_id", keep["result"].column("supplier_id"))
     prepared.cache["spend_stage"] = (version, stage)
     prepared.cache["spend_supplier_keys"] = (version, sup_keys)
+    prepared.cache["spend_supplier_codes"] = (version, keep["codes"])   # equal supplier key → equal code
     return stage
 
 
@@ -223,7 +224,8 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
             lambda k: f"""SELECT k._k, pc.category, pc.category_source FROM {k} k
                           LEFT JOIN ({categorize.pair_categories_sql(k)}) pc
                             ON pc.supplier_id IS NOT DISTINCT FROM k.supplier_id
-                           AND pc.account IS NOT DISTINCT FROM k.account""")
+                           AND pc.account IS NOT DISTINCT FROM k.account""",
+            codes={"supplier_id": prepared.cache["spend_supplier_codes"][1], **prepared.batch_codes(["account"])})
         final = stage.append_column("rule_category", cats.column("category")) \
                      .append_column("rule_source", cats.column("category_source"))
         if ov.num_rows:
