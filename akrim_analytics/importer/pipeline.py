@@ -313,13 +313,23 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str,
     return pc.take(res.column("p").combine_chunks(), enc.indices), raw
 
 
-def _as_string(arr: pa.Array) -> pa.Array:
-    """Typed cells as text (Arrow's cast). Dates repeat in an export: they are cast once
-    per distinct value."""
-    if pa.types.is_temporal(arr.type):
-        enc = pc.dictionary_encode(arr)
-        return pc.take(enc.dictionary.cast(pa.string()), enc.indices)
-    return pc.cast(arr, pa.string())
+def _with_texts(raw: pa.Array, mask: pa.Array, idx: pa.Array, texts: pa.Array) -> pa.Array:
+    """``raw`` as text, with ``texts`` (when not null) in the rows ``idx`` (= where ``mask``).
+
+    A typed column becomes a dictionary-encoded text column (DuckDB reads it as VARCHAR):
+    each distinct value is cast to text once (dates repeat in an export) and the few
+    texts join the dictionary, instead of casting and copying a million cells."""
+    texts = texts.cast(pa.string())
+    if parsing.is_string(raw.type):
+        return pc.replace_with_mask(raw, mask, pc.coalesce(texts, pc.take(raw, idx)))
+    enc = pc.dictionary_encode(raw)
+    values = enc.dictionary.cast(pa.string())
+    put = pc.coalesce(texts, pc.take(values, pc.take(enc.indices, idx)))
+    n = len(values)
+    codes = pc.if_else(pc.is_valid(put), common.arange(n, n + len(put), enc.indices.type),
+                       pa.scalar(None, enc.indices.type))
+    return pa.DictionaryArray.from_arrays(pc.replace_with_mask(enc.indices, mask, codes),
+                                          pa.concat_arrays([values, put]))
 
 
 def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
@@ -393,8 +403,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
             px, rx = _column_pair(con, pc.take(xarr, idx), f.type, convention)
             p = p.cast(_ARROW_TYPES[f.type])
             p = pc.replace_with_mask(p, mask, pc.coalesce(px.cast(_ARROW_TYPES[f.type]), pc.take(p, idx)))
-            r = r if parsing.is_string(r.type) else _as_string(r)
-            r = pc.replace_with_mask(r, mask, pc.coalesce(rx.cast(pa.string()), pc.take(r, idx)))
+            r = _with_texts(r, mask, idx, rx)
         cols[f.name] = p.cast(_ARROW_TYPES[f.type])
         raws[f.name] = r
         _progress(progress, "validate", 0.05 + 0.45 * (i + 1) / len(k.fields))
