@@ -12,7 +12,8 @@ import json
 import sys
 import time
 
-from . import db
+# ``db`` (and with it DuckDB) is imported by the commands that use it: ``import`` starts
+# reading the sheet before DuckDB is imported (see importer/start.py).
 
 # Feature modules that add subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: list[str] = [
@@ -42,17 +43,27 @@ class UserError(Exception):
     """An error whose message is meant for the user; the CLI prints it and exits 1."""
 
 
+def _database_in_use():
+    """db.DatabaseInUse once a command has imported db (no command raises it before)."""
+    db = sys.modules.get(f"{__package__}.db")
+    return db.DatabaseInUse if db is not None else UserError
+
+
 def _cmd_demo(args) -> int:
     from . import demo
 
     t0 = time.perf_counter()
+    if args.db is None:
+        from .db import DEFAULT_DB
+
+        args.db = str(DEFAULT_DB)
     counts = demo.build(args.db)
     print(json.dumps({"db": str(args.db), **counts, "seconds": round(time.perf_counter() - t0, 1)}))
     return 0
 
 
 def _cmd_summary(args) -> int:
-    from . import summary
+    from . import db, summary
 
     con = db.connect(args.db)
     try:
@@ -74,6 +85,8 @@ def _cmd_summary(args) -> int:
 
 
 def _cmd_migrate(args) -> int:
+    from . import db
+
     con = db.connect(args.db, migrate_schema=False)
     try:
         applied = db.migrate(con)
@@ -91,7 +104,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="build the demo municipality database")
-    p.add_argument("--db", default=str(db.DEFAULT_DB), help="path of the database to (re)build")
+    p.add_argument("--db", default=None, help="path of the database to (re)build (default: the demo database)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("summary", help="reconciliation figures from the database")
@@ -118,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, db.DatabaseInUse) as e:
+    except (UserError, _database_in_use()) as e:
         print(f"Feil: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -73,12 +73,10 @@ import importlib
 
 from .errors import ImportRefused
 from .kinds import Check, CommitStats, Field, Kind, register
-from .mappings import delete as delete_mapping
-from .mappings import list_mappings
-
-# Loaded on first use (PEP 562): the pipeline imports pyarrow, and the command line
-# starts reading a large sheet (``start.begin``) before that import.
+# Loaded on first use (PEP 562): the pipeline imports pyarrow (and mappings DuckDB), and
+# the command line starts reading a large sheet (``start.begin``) before those imports.
 _LAZY = {
+    "delete_mapping": ("mappings", "delete"), "list_mappings": ("mappings", "list_mappings"),
     **{name: "pipeline" for name in ("ImportResult", "Prepared", "commit", "describe", "import_file", "prepare",
                                      "reconciliation", "remap")},
     **{name: "start" for name in ("Started", "begin")},
@@ -89,7 +87,8 @@ _LAZY = {
 
 def __getattr__(name: str):
     if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        module, attr = _LAZY[name] if isinstance(_LAZY[name], tuple) else (_LAZY[name], name)
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
     else:
         try:
             value = importlib.import_module(f".{name}", __name__)   # a submodule, e.g. importer.pipeline

@@ -15,7 +15,7 @@ and then linked to contracts (``linking.link_contracts``).
 """
 from __future__ import annotations
 
-from .. import categorize, db, linking
+from .. import linking
 from . import common
 from .kinds import Check, CommitStats, Field, Kind, register
 
@@ -110,6 +110,8 @@ def _stage(con, prepared) -> pa.Table:
     Reused by commit when the data has not changed since the preview."""
     import pyarrow as pa
 
+    from .. import db
+
     version = db.data_version(con)
     cached = prepared.cache.get("spend_stage")
     if cached is not None and cached[0] == version:
@@ -156,6 +158,8 @@ def _overlaps(con, stage_name: str) -> pa.Table:
 
 
 def _analyse(con, batch: str, prepared) -> dict:
+    from .. import db
+
     stage = _stage(con, prepared)
     name = common._register(con, stage)
     try:
@@ -196,6 +200,8 @@ def _analyse(con, batch: str, prepared) -> dict:
 
 def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
     import pyarrow.compute as pc
+
+    from .. import categorize, db
 
     version = db.data_version(con)
     stage = _stage(con, prepared)

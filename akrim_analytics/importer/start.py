@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .. import hooks
 from . import fileformat, headers, kinds, reader
 from .errors import ImportRefused
 
@@ -33,6 +32,8 @@ def _warm_up() -> None:
     it reads, so with a free core this work overlaps the read instead of following it
     (~0.5-1 s of a command-line import). Nothing runs when all of it is loaded already
     (the app); a failure here only means the main thread imports it itself later."""
+    from .. import hooks   # (imports DuckDB: after the read has started)
+
     modules = ["pandas", "akrim_analytics.categorize", "akrim_analytics.linking"]
     modules += [spec.split(":")[0] for spec in hooks.AFTER_DATA_CHANGE]
     missing = [m for m in modules if m not in sys.modules]
