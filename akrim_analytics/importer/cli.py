@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import auth, db, fmt
+from .. import auth, fmt
 from ..i18n import t
 
 
@@ -46,7 +46,8 @@ def _cmd_import(args) -> int:
         raise UserError(str(e))
     except Exception as e:  # never a traceback for a scheduled import
         raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
-    from .pipeline import commit, prepare   # pyarrow: imported while the sheet is read
+    from .. import db   # DuckDB and pyarrow: imported while the sheet is read
+    from .pipeline import commit, prepare
 
     con = db.connect(args.db)
     try:
@@ -92,6 +93,7 @@ def _cmd_import(args) -> int:
 def _cmd_undo(args) -> int:
     from ..cli import UserError
     from .errors import ImportRefused
+    from .. import db
     from .uploads import undo_upload
 
     con = db.connect(args.db)
