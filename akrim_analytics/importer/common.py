@@ -24,6 +24,12 @@ def arange(start: int, stop: int, type_=None):
     return pa.array(np.arange(start, stop, dtype=np.int64)).cast(type_)
 
 
+def one_array(col):
+    """A column as one Arrow array: its only chunk as it is (``combine_chunks`` copies even
+    a single chunk: a million strings), else the chunks joined."""
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 NAME_NORM = "upper(regexp_replace(trim({x}), '[ \\t\u00a0]+', ' ', 'g'))"
 
 
@@ -122,7 +128,7 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
     import pyarrow.compute as pc
 
     if len(key_cols) == 1:
-        key = table.column(key_cols[0]).combine_chunks()
+        key = one_array(table.column(key_cols[0]))
     else:
         # one int64 per row from the columns' dictionary codes (null = its own code)
         key, span = None, 1
@@ -131,7 +137,7 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
                 col_codes, card = codes[c]
                 col_codes = col_codes.cast(pa.int64())
             else:
-                d = pc.dictionary_encode(table.column(c).combine_chunks())
+                d = pc.dictionary_encode(one_array(table.column(c)))
                 card = len(d.dictionary) + 1
                 col_codes = d.indices.cast(pa.int64()).fill_null(card - 1)
             key = col_codes if key is None else pc.add(pc.multiply(key, card), col_codes)

@@ -78,7 +78,7 @@ class Prepared:
         for f in fields:
             if f in self.codes:
                 codes, n = self.codes[f]
-                out[f] = (self._valid_rows(pa.table({"c": codes})).column("c").combine_chunks(), n)
+                out[f] = (common.one_array(self._valid_rows(pa.table({"c": codes})).column("c")), n)
         return out
 
     @property
@@ -310,7 +310,7 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str,
         common._unregister(con, name)
     if codes is not None:
         codes["codes"], codes["n"] = enc.indices, len(values)
-    return pc.take(res.column("p").combine_chunks(), enc.indices), raw
+    return pc.take(common.one_array(res.column("p")), enc.indices), raw
 
 
 def _with_texts(raw: pa.Array, mask: pa.Array, idx: pa.Array, texts: pa.Array) -> pa.Array:
@@ -345,7 +345,7 @@ def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
                                      f"FROM {name} ORDER BY _i")
         finally:
             common._unregister(con, name)
-        out = pc.or_(out, res.column("l").combine_chunks())
+        out = pc.or_(out, common.one_array(res.column("l")))
     return out
 
 
@@ -372,7 +372,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
     t = prepared.raw.table
     n = t.num_rows
     by_name = {c.name: c for c in prepared.raw.columns}
-    cols: dict[str, pa.Array] = {"_row": t.column("_row").combine_chunks()}
+    cols: dict[str, pa.Array] = {"_row": common.one_array(t.column("_row"))}
     raws: dict[str, pa.Array] = {}
     mapped = [f for f in k.fields if prepared.mapping.get(f.name) in by_name]
     for i, f in enumerate(k.fields):
@@ -381,7 +381,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
             cols[f.name] = pa.nulls(n, _ARROW_TYPES[f.type])
             raws[f.name] = pa.nulls(n, pa.string())
             continue
-        arr = t.column(f"c{col.index}").combine_chunks()
+        arr = common.one_array(t.column(f"c{col.index}"))
         convention = ","
         if f.type == "amount" and parsing.is_string(arr.type):
             name = _register(con, pa.table({"v": pc.unique(arr)}))
@@ -397,7 +397,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
         if col.index in prepared.raw.overrides:
             # cells of another type than the column's (text in a number column): their text
             # wins. Only those (few) cells are parsed and put in place.
-            xarr = t.column(f"c{col.index}_x").combine_chunks()
+            xarr = common.one_array(t.column(f"c{col.index}_x"))
             mask = pc.is_valid(xarr)
             idx = pc.indices_nonzero(mask)
             px, rx = _column_pair(con, pc.take(xarr, idx), f.type, convention)
@@ -422,7 +422,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
             sub_raws = {f: pc.take(raws[f], idx) for f in weak}
             labels_weak = {f: _label_rows(con, [sub_raws[f]]) for f in weak}
             ident = _any([pc.and_(pc.is_valid(sub_raws[f]), pc.invert(labels_weak[f])) for f in weak], len(idx))
-            label_any = _label_rows(con, [pc.take(t.column(c).combine_chunks(), idx) for c in t.column_names
+            label_any = _label_rows(con, [pc.take(common.one_array(t.column(c)), idx) for c in t.column_names
                                           if c != "_row" and parsing.is_string(t.schema.field(c).type)])
             others_null = _all([pc.is_null(pc.take(raws[f.name], idx)) for f in mapped
                                 if f.name != k.amount_field], len(idx))
