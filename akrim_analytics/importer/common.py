@@ -114,7 +114,8 @@ def _unregister(con, name: str) -> None:
     con.unregister(name)
 
 
-def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None, codes: dict | None = None):
+def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None, codes: dict | None = None,
+                  columns: list[str] | None = None):
     """Run ``sql_for(keys)`` once per distinct combination of ``key_cols`` and spread the
     result back to every row of ``table`` (Arrow hashing; DuckDB sees only the few
     distinct keys). ``keys`` is a relation with the key columns and ``_k``; the SQL must
@@ -123,7 +124,8 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
     row of ``table`` where each distinct key first appears) and ``result`` (one row per
     distinct key, in that order) and ``codes`` (each row's key number: see ``codes``).
     ``codes``: {column: (code per row, number of codes)} for key columns whose equal
-    values have equal codes already (no need to hash those columns again)."""
+    values have equal codes already (no need to hash those columns again). ``columns``:
+    only these result columns are spread back to every row."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -160,7 +162,7 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
     res = res.drop_columns(["_k"])
     if keep is not None:
         keep["first"], keep["result"], keep["codes"] = first, res, (idx, len(enc.dictionary))
-    return res.take(idx)
+    return (res.select(columns) if columns is not None else res).take(idx)
 
 
 def _first_rows(codes):

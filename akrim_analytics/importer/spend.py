@@ -119,7 +119,8 @@ def _stage(con, prepared) -> pa.Table:
     b = prepared.batch
     keep: dict = {}
     sup = common._distinct_map(con, b, ["orgnr", "supplier_no", "supplier_name"], common.supplier_resolution_sql,
-                               keep=keep, codes=prepared.batch_codes(["orgnr", "supplier_no", "supplier_name"]))
+                               keep=keep, codes=prepared.batch_codes(["orgnr", "supplier_no", "supplier_name"]),
+                               columns=["supplier_id"])
     if "category" in prepared.mapping:
         cat = common._distinct_map(con, b, ["category"], common.category_code_sql).column("category_code")
     else:
