@@ -547,12 +547,16 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
     names = _unique_names(headers)
     columns = [Column(i, a, h, nm) for i, ((a, h), nm) in enumerate(zip(headers, names))]
     arrays = {f"c{i}": table.column(i) for i in range(table.num_columns)}
+    if overrides:
+        import numpy as np
+        import pyarrow.compute as pc
     for c, cells in overrides.items():
-        values = [None] * n
-        for r, v in cells.items():
-            if 0 <= r < n:
-                values[r] = v
-        arrays[f"c{c}_x"] = pa.array(values, pa.string())
+        # a sparse text column: null except in the few cells (no million-item Python list)
+        rows = sorted(r for r in cells if 0 <= r < n)
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        arrays[f"c{c}_x"] = pc.replace_with_mask(pa.nulls(n, pa.string()), pa.array(mask),
+                                                 pa.array([cells[r] for r in rows], pa.string()))
     arrays["_row"] = arange(header_row + 2, header_row + 2 + n, pa.int32())
     return RawTable(pa.table(arrays), columns, sheet, header_row + 1, overrides=sorted(overrides))
 
