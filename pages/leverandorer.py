@@ -54,7 +54,7 @@ if supplier_id:
         st.caption(t("views.click_row_contract"))
         lv.clickable_table(
             lv.contract_rows(contracts, amount_label=t("views.lv.col_amount_period"),
-                             extra={t("views.lv.col_total"): [lv.nok_text(v) for v in contracts["total"]]}),
+                             extra={t("views.lv.col_total"): lv.money(contracts["total"])}),
             key="lv_contracts", ids=list(contracts["contract_id"]), on_pick=lv.goto_contract)
 
     st.subheader(t("views.lv.risk_title"))
@@ -106,9 +106,9 @@ rows = {
     t("views.facts.orgnr"): [v if isinstance(v, str) else "–" for v in shown["orgnr"]],
     t("views.facts.nace"): [v if isinstance(v, str) else "–" for v in shown["nace_code"]],
     t("views.facts.org_form"): [v if isinstance(v, str) else "–" for v in shown["org_form"]],
-    t("views.col.amount"): [lv.nok_text(v) for v in shown["amount"]],
+    t("views.col.amount"): lv.money(shown["amount"]),
     t("views.lv.col_share"): [fmt.pct(v) if v == v else "–" for v in shown["share"]],
-    t("views.lv.col_no_contract"): [lv.nok_text(v) for v in shown["no_contract"]],
+    t("views.lv.col_no_contract"): lv.money(shown["no_contract"]),
     t("views.lv.contracts"): [fmt.number(v) for v in shown["contracts"]],
     t("views.col.level"): [level_names.get(v, v) for v in shown["level"]],
     t("views.flags.title"): [", ".join(lv.flag_texts(v)) for v in shown["flags"]],

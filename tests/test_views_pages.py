@@ -50,6 +50,12 @@ def arr(v) -> list:
     return list(v)
 
 
+def money_format(df_element, column: str) -> str | None:
+    """The number format the page gave a table column (``column_config``)."""
+    config = json.loads(df_element.proto.columns or "{}")
+    return (config.get(column) or {}).get("type_config", {}).get("format")
+
+
 def chart_specs(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
@@ -244,7 +250,9 @@ def test_leverandorer_list_and_flags_filter(monkeypatch, demo_db, core):
     assert len(table) == min(len(expected), lv.MAX_ROWS)
     if len(expected) > lv.MAX_ROWS:
         assert any(f"av {fmt.number(len(expected))} radene" in c.value for c in at.caption)
-    assert table["Innkjøp i perioden"].iloc[0] == fmt.nok(expected["amount"].iloc[0])
+    # amounts stay numbers (the column sorts by size) and are shown as fmt.nok shows them
+    assert table["Innkjøp i perioden"].iloc[0] == pytest.approx(float(expected["amount"].iloc[0]))
+    assert money_format(at.dataframe[0], "Innkjøp i perioden") == lv.MONEY_FORMAT
     at.toggle(key="lv_flagged").set_value(True).run()
     assert not at.exception
     flagged = views.suppliers_table(core, f, run.run_id, flagged_only=True)
@@ -336,7 +344,8 @@ def test_small_database_numbers(monkeypatch, small_db):
                    {"utvalg": views.Selection("category_level", category="PERSONELL", level="høy").key})
     table = at.dataframe[0].value
     assert table["Kontrakt"].tolist() == ["(uten kontrakt)"] and table["Leverandør"].tolist() == ["Gamma Renhold AS"]
-    assert table["Innkjøp i ruten"].tolist() == ["400 kr"]
+    assert table["Innkjøp i ruten"].tolist() == [400.0]
+    assert money_format(at.dataframe[0], "Innkjøp i ruten") == lv.MONEY_FORMAT
 
 
 def test_names_from_data_are_neutralised(monkeypatch, tmp_path):

@@ -119,7 +119,7 @@ def contract_rows(df: pd.DataFrame, *, amount_label: str | None = None, extra: d
     cols[t("views.col.level")] = [level_text(v) for v in df["level"]]
     cols[t("views.col.score")] = [
         "–" if pd.isna(lk) else f"{int(lk)} × {int(cq)}" for lk, cq in zip(df["likelihood"], df["consequence"])]
-    cols[amount_label or t("views.col.amount")] = [nok_text(v) for v in df["amount"]]
+    cols[amount_label or t("views.col.amount")] = money(df["amount"])
     if "category" in df:
         names = category_labels()
         cols[t("views.col.category")] = [category_label(c, names) for c in df["category"]]
@@ -146,12 +146,34 @@ def contract_rows(df: pd.DataFrame, *, amount_label: str | None = None, extra: d
 _FORMATTED_NUMBER = __import__("re").compile(r"^-\d[\d ]*(,\d+)?( kr| %| mill\. kr| mrd\. kr)?$")
 
 
+# Amounts in lists stay numbers (so a click on the column header sorts by size, not as
+# text) and are shown as fmt.nok shows them: Streamlit's printf format with the pad
+# character as thousands separator: ``%' ,.0f kr`` → ``1 234 567 kr``.
+MONEY_FORMAT = "%' ,.0f kr"
+
+
+class Money(list):
+    """A list column of amounts (NOK) for ``table``: kept numeric, shown as ``1 234 567 kr``."""
+
+
+def money(values) -> Money:
+    return Money(None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v) for v in values)
+
+
 def table(data, **kwargs):
     """``st.dataframe`` of text from data, neutralised for spreadsheets first: the grid's
     own CSV download must not carry a supplier name such as ``=HYPERLINK(...)`` as a
-    live formula (``export.safe_cell``); numbers formatted by ``fmt`` stay as they are."""
+    live formula (``export.safe_cell``); numbers formatted by ``fmt`` stay as they are.
+    Columns given as ``Money`` stay numeric with the Norwegian amount format."""
     from akrim_analytics import export
 
+    if isinstance(data, dict):
+        money_cols = [k for k, v in data.items() if isinstance(v, Money)]
+        if money_cols:
+            config = dict(kwargs.pop("column_config", None) or {})
+            for k in money_cols:
+                config.setdefault(export.safe_cell(k), st.column_config.NumberColumn(format=MONEY_FORMAT))
+            kwargs["column_config"] = config
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     safe = frame.copy()
     for col in safe.columns:
