@@ -126,6 +126,26 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
     ``codes``: {column: (code per row, number of codes)} for key columns whose equal
     values have equal codes already (no need to hash those columns again). ``columns``:
     only these result columns are spread back to every row."""
+    idx, n_keys = _key_codes(table, key_cols, codes)
+    first = _first_rows(idx)
+    keys = table.select(key_cols).take(first).append_column("_k", arange(0, n_keys))
+    name = _register(con, keys)
+    try:
+        res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
+    finally:
+        _unregister(con, name)
+    if res.num_rows != n_keys:
+        raise RuntimeError("distinct mapping must return one row per key")
+    res = res.drop_columns(["_k"])
+    if keep is not None:
+        keep["first"], keep["result"], keep["codes"] = first, res, (idx, n_keys)
+    return (res.select(columns) if columns is not None else res).take(idx)
+
+
+def _key_codes(table, key_cols: list[str], codes: dict | None = None):
+    """(code per row, number of codes) for the combinations of ``key_cols``: equal
+    combinations, equal codes, numbered in order of first appearance (no nulls).
+    ``codes``: see ``_distinct_map``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -149,20 +169,7 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
             key = pc.binary_join_element_wise(*parts, "\x1f", null_handling="replace", null_replacement="\x00")
     # one hash pass: the distinct keys (in order of first appearance) and each row's index
     enc = pc.dictionary_encode(key, null_encoding="encode")
-    idx = enc.indices
-    first = _first_rows(idx)
-    keys = table.select(key_cols).take(first).append_column("_k", arange(0, len(enc.dictionary)))
-    name = _register(con, keys)
-    try:
-        res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
-    finally:
-        _unregister(con, name)
-    if res.num_rows != len(enc.dictionary):
-        raise RuntimeError("distinct mapping must return one row per key")
-    res = res.drop_columns(["_k"])
-    if keep is not None:
-        keep["first"], keep["result"], keep["codes"] = first, res, (idx, len(enc.dictionary))
-    return (res.select(columns) if columns is not None else res).take(idx)
+    return enc.indices, len(enc.dictionary)
 
 
 def _first_rows(codes):

@@ -140,12 +140,22 @@ def _stage(con, prepared) -> pa.Table:
     prepared.cache["spend_stage"] = (version, stage)
     prepared.cache["spend_supplier_keys"] = (version, sup_keys)
     prepared.cache["spend_supplier_codes"] = (version, keep["codes"])   # equal supplier key → equal code
+    # the first row of each distinct (department, department name): new departments from these
+    dep, _ = common._key_codes(b, ["department", "department_name"],
+                               prepared.batch_codes(["department", "department_name"]))
+    prepared.cache["spend_department_keys"] = (
+        version, stage.select(["_row", "department", "department_name"]).take(common._first_rows(dep)))
     return stage
 
 
 def _supplier_keys(con, prepared) -> pa.Table:
     _stage(con, prepared)
     return prepared.cache["spend_supplier_keys"][1]
+
+
+def _department_keys(con, prepared) -> pa.Table:
+    _stage(con, prepared)
+    return prepared.cache["spend_department_keys"][1]
 
 
 def _overlaps(con, stage_name: str) -> pa.Table:
@@ -182,9 +192,13 @@ def _analyse(con, batch: str, prepared) -> dict:
                     WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)""").fetchall()[0][0]
         finally:
             common._unregister(con, keys_name)
-        new_dep = con.execute(
-            f"""SELECT count(DISTINCT department) FROM {name}
-                WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchall()[0][0]
+        dep_name = common._register(con, _department_keys(con, prepared))
+        try:
+            new_dep = con.execute(
+                f"""SELECT count(DISTINCT department) FROM {dep_name}
+                    WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchall()[0][0]
+        finally:
+            common._unregister(con, dep_name)
         unknown_cats = [r[0] for r in con.execute(
             f"""SELECT category_raw, count(*) FROM {name} WHERE category_raw IS NOT NULL AND category_code IS NULL
                 GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
@@ -216,12 +230,16 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
             common._insert_new_suppliers(con, keys_name, upload_id)
         finally:
             common._unregister(con, keys_name)
-        con.execute(
-            f"""INSERT INTO departments (code, name, created_upload_id)
-                SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
-                                            department), ?
-                FROM {name} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
-                GROUP BY department""", [upload_id])
+        dep_name = common._register(con, _department_keys(con, prepared))
+        try:   # (from the first row of each distinct department and name: the same as from every row)
+            con.execute(
+                f"""INSERT INTO departments (code, name, created_upload_id)
+                    SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
+                                                department), ?
+                    FROM {dep_name} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
+                    GROUP BY department""", [upload_id])
+        finally:
+            common._unregister(con, dep_name)
         progress(0.3)
         # Categorised as they are inserted, by the same rules as categorize.categorize
         # (categorize.pair_categories_sql, over the distinct supplier/account pairs):
