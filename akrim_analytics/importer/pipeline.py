@@ -9,7 +9,9 @@ rows in ONE transaction (or refuses, leaving the database exactly as it was).
 """
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +34,7 @@ _ARROW_TYPES = {
     "period": pa.int32(), "orgnr": pa.string(), "bool": pa.bool_(), "int": pa.int32(), "cpv": pa.string(),
     "nace": pa.string(),
 }
+PARALLEL_ROWS = 100_000          # files with this many rows type their columns in two threads
 REPORT_DETAIL_LIMIT = 100_000    # rejected/warned rows listed one by one in the report
 STORED_DETAIL_LIMIT = 2_000      # ... and kept in uploads.report
 
@@ -375,38 +378,72 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
     cols: dict[str, pa.Array] = {"_row": common.one_array(t.column("_row"))}
     raws: dict[str, pa.Array] = {}
     mapped = [f for f in k.fields if prepared.mapping.get(f.name) in by_name]
-    for i, f in enumerate(k.fields):
-        col = by_name.get(prepared.mapping.get(f.name, ""))
-        if col is None:
-            cols[f.name] = pa.nulls(n, _ARROW_TYPES[f.type])
-            raws[f.name] = pa.nulls(n, pa.string())
-            continue
+
+    def one_field(cur, f) -> tuple[pa.Array, pa.Array, tuple | None]:
+        col = by_name[prepared.mapping[f.name]]
         arr = common.one_array(t.column(f"c{col.index}"))
         convention = ","
         if f.type == "amount" and parsing.is_string(arr.type):
-            name = _register(con, pa.table({"v": pc.unique(arr)}))
+            name = _register(cur, pa.table({"v": pc.unique(arr)}))
             try:
-                convention = con.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
+                convention = cur.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
                                          ).fetchall()[0][0]
             finally:
-                common._unregister(con, name)
+                common._unregister(cur, name)
         got: dict = {}
-        p, r = _column_pair(con, arr, f.type, convention, got)
-        if "codes" in got and col.index not in prepared.raw.overrides:
-            codes[f.name] = (got["codes"], got["n"])
+        p, r = _column_pair(cur, arr, f.type, convention, got)
+        field_codes = (got["codes"], got["n"]) if "codes" in got and col.index not in prepared.raw.overrides else None
         if col.index in prepared.raw.overrides:
             # cells of another type than the column's (text in a number column): their text
             # wins. Only those (few) cells are parsed and put in place.
             xarr = common.one_array(t.column(f"c{col.index}_x"))
             mask = pc.is_valid(xarr)
             idx = pc.indices_nonzero(mask)
-            px, rx = _column_pair(con, pc.take(xarr, idx), f.type, convention)
+            px, rx = _column_pair(cur, pc.take(xarr, idx), f.type, convention)
             p = p.cast(_ARROW_TYPES[f.type])
             p = pc.replace_with_mask(p, mask, pc.coalesce(px.cast(_ARROW_TYPES[f.type]), pc.take(p, idx)))
             r = _with_texts(r, mask, idx, rx)
-        cols[f.name] = p.cast(_ARROW_TYPES[f.type])
-        raws[f.name] = r
-        _progress(progress, "validate", 0.05 + 0.45 * (i + 1) / len(k.fields))
+        return p.cast(_ARROW_TYPES[f.type]), r, field_codes
+
+    # Large files: a second thread (with its own DuckDB cursor) types every other column;
+    # Arrow's kernels and DuckDB release the GIL, so the two run on two cores.
+    done: dict[str, tuple] = {}
+    other = mapped[1::2] if n >= PARALLEL_ROWS and len(mapped) > 1 else []
+    failed: list[BaseException] = []
+
+    def second() -> None:
+        cur = con.cursor()
+        try:
+            for f in other:
+                done[f.name] = one_field(cur, f)
+        except BaseException as e:  # re-raised by the main thread
+            failed.append(e)
+        finally:
+            cur.close()
+
+    worker = None
+    if other:
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(second,), name="import-typing",
+                                  daemon=True)
+        worker.start()
+    try:
+        for i, f in enumerate(mapped):
+            if f not in other:
+                done[f.name] = one_field(con, f)
+                _progress(progress, "validate", 0.05 + 0.45 * (i + 1) / len(mapped))
+    finally:
+        if worker is not None:
+            worker.join()
+    if failed:
+        raise failed[0]
+    for f in k.fields:
+        if f.name in done:
+            cols[f.name], raws[f.name], field_codes = done[f.name]
+            if field_codes is not None:
+                codes[f.name] = field_codes
+        else:
+            cols[f.name] = pa.nulls(n, _ARROW_TYPES[f.type])
+            raws[f.name] = pa.nulls(n, pa.string())
     blank = _all([pc.is_null(raws[f.name]) for f in mapped], n)
     total = pa.nulls(n, pa.bool_()).fill_null(False)
     if k.amount_field and k.amount_field in prepared.mapping:
