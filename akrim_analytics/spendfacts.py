@@ -1,4 +1,4 @@
-"""Per-supplier spend facts (first and last posting date), kept in step with ``spend``.
+"""Per-supplier spend facts (the first posting date), kept in step with ``spend``.
 
 The risk engine needs every supplier's first invoice (domain.md §5.4: founded shortly
 before its first invoice). Grouping all spend lines for it on every re-score was a
@@ -25,19 +25,18 @@ import duckdb
 def _rebuild(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DELETE FROM supplier_spend_facts")
     con.execute("""INSERT INTO supplier_spend_facts
-                   SELECT supplier_id, min(posting_date), max(posting_date)
+                   SELECT supplier_id, min(posting_date)
                    FROM spend WHERE supplier_id IS NOT NULL GROUP BY supplier_id""")
 
 
 def _merge_after(con: duckdb.DuckDBPyConnection, upload_id: int) -> None:
     """Fold the lines of uploads above ``upload_id`` into the facts."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _spendfacts_new AS
-                   SELECT supplier_id, min(posting_date) AS first_posting, max(posting_date) AS last_posting
+                   SELECT supplier_id, min(posting_date) AS first_posting
                    FROM spend WHERE upload_id > ? AND supplier_id IS NOT NULL GROUP BY supplier_id""", [upload_id])
     try:
         con.execute("""UPDATE supplier_spend_facts f
-                       SET first_posting = least(f.first_posting, n.first_posting),
-                           last_posting = greatest(f.last_posting, n.last_posting)
+                       SET first_posting = least(f.first_posting, n.first_posting)
                        FROM _spendfacts_new n WHERE f.supplier_id = n.supplier_id""")
         con.execute("""INSERT INTO supplier_spend_facts
                        SELECT n.* FROM _spendfacts_new n

@@ -4,8 +4,7 @@
 -- state row does not match the spend table (empty here, so the first use fills it).
 CREATE TABLE supplier_spend_facts (
     supplier_id    VARCHAR NOT NULL,
-    first_posting  DATE NOT NULL,    -- the supplier's earliest posting_date in spend
-    last_posting   DATE NOT NULL     -- and its latest
+    first_posting  DATE NOT NULL     -- the supplier's earliest posting_date in spend
 );
 
 -- What the facts were computed from: the number of spend lines and the highest upload_id
