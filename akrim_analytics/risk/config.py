@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,24 +59,20 @@ def parse_toml(text: str) -> dict:
         raise ConfigError([f"TOML: {e}"]) from None
 
 
-# Parsed default files by (path, modification time, size): every scoring run needs the
-# default (to fill missing keys and to notice a changed default file) and parsing the
-# TOML each time cost a noticeable part of a re-score.
-_DEFAULT_CACHE: dict[tuple[str, int, int], dict] = {}
+@lru_cache(maxsize=4)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict:
+    """The parsed file, cached per (path, modification time, size): every scoring run
+    needs the default (to fill missing keys and to notice a changed default file) and
+    parsing the TOML each time cost a noticeable part of a re-score."""
+    return parse_toml(Path(path).read_text(encoding="utf-8"))
 
 
 def default_config(path: Path | None = None) -> dict:
     """The default configuration from ``data/risk_config.toml`` (a fresh copy each call;
     the parsed file is cached until the file changes)."""
-    p = Path(path or DEFAULT_PATH)
+    p = Path(path or DEFAULT_PATH).resolve()
     st = p.stat()
-    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
-    cached = _DEFAULT_CACHE.get(key)
-    if cached is None:
-        cached = parse_toml(p.read_text(encoding="utf-8"))
-        _DEFAULT_CACHE.clear()
-        _DEFAULT_CACHE[key] = cached
-    return copy.deepcopy(cached)
+    return copy.deepcopy(_parsed(str(p), st.st_mtime_ns, st.st_size))
 
 
 def merge_defaults(cfg: dict, default: dict | None = None) -> dict:
