@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 
 from .. import linking
 
@@ -112,6 +113,17 @@ def _register(con, table) -> str:
 def _unregister(con, name: str) -> None:
     con.complete()
     con.unregister(name)
+
+
+@contextmanager
+def registered(con, table):
+    """``_register`` for the duration of a ``with`` block: yields the view's name and
+    unregisters it however the block ends."""
+    name = _register(con, table)
+    try:
+        yield name
+    finally:
+        _unregister(con, name)
 
 
 def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = None, codes: dict | None = None,

@@ -185,20 +185,14 @@ def _analyse(con, batch: str, prepared) -> dict:
                     FROM {ov_name} o JOIN {name} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
         finally:
             common._unregister(con, ov_name)
-        keys_name = common._register(con, _supplier_keys(con, prepared))
-        try:
+        with common.registered(con, _supplier_keys(con, prepared)) as keys_name:
             new_sup = con.execute(
                 f"""SELECT count(DISTINCT supplier_id) FROM {keys_name}
                     WHERE supplier_id NOT IN (SELECT supplier_id FROM suppliers)""").fetchall()[0][0]
-        finally:
-            common._unregister(con, keys_name)
-        dep_name = common._register(con, _department_keys(con, prepared))
-        try:
+        with common.registered(con, _department_keys(con, prepared)) as dep_name:
             new_dep = con.execute(
                 f"""SELECT count(DISTINCT department) FROM {dep_name}
                     WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)""").fetchall()[0][0]
-        finally:
-            common._unregister(con, dep_name)
         unknown_cats = [r[0] for r in con.execute(
             f"""SELECT category_raw, count(*) FROM {name} WHERE category_raw IS NOT NULL AND category_code IS NULL
                 GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
@@ -225,21 +219,16 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
         cached = prepared.cache.get("spend_overlaps")
         ov = cached[1] if cached is not None and cached[0] == version else _overlaps(con, name)
         progress(0.15)
-        keys_name = common._register(con, _supplier_keys(con, prepared))
-        try:
+        with common.registered(con, _supplier_keys(con, prepared)) as keys_name:
             common._insert_new_suppliers(con, keys_name, upload_id)
-        finally:
-            common._unregister(con, keys_name)
-        dep_name = common._register(con, _department_keys(con, prepared))
-        try:   # (from the first row of each distinct department and name: the same as from every row)
+        # (from the first row of each distinct department and name: the same as from every row)
+        with common.registered(con, _department_keys(con, prepared)) as dep_name:
             con.execute(
                 f"""INSERT INTO departments (code, name, created_upload_id)
                     SELECT department, coalesce(arg_min(department_name, _row) FILTER (WHERE department_name IS NOT NULL),
                                                 department), ?
                     FROM {dep_name} WHERE department IS NOT NULL AND department NOT IN (SELECT code FROM departments)
                     GROUP BY department""", [upload_id])
-        finally:
-            common._unregister(con, dep_name)
         progress(0.3)
         # Categorised as they are inserted, by the same rules as categorize.categorize
         # (categorize.pair_categories_sql, over the distinct supplier/account pairs):
