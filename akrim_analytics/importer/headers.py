@@ -98,14 +98,18 @@ class Matcher:
         return score, len(best)
 
 
-def suggest(matcher: Matcher, columns: list[str], priority: dict[str, int] | None = None) -> dict[str, str]:
+def suggest(matcher: Matcher, columns: list[str], priority: dict[str, int] | None = None,
+            texts: list[str] | None = None) -> dict[str, str]:
     """field → column: each column used once, best-scoring pairs first.
 
-    ``priority`` breaks ties between fields that claim the same column (lower wins)."""
+    ``priority`` breaks ties between fields that claim the same column (lower wins).
+    ``texts``: the header text matched for each column (default: the column names; the
+    import passes the file's headers, whose unique display names differ for duplicates
+    and blanks)."""
     priority = priority or {}
     pairs = []
     for idx, col in enumerate(columns):
-        for h in matcher.hits(col):
+        for h in matcher.hits(col if texts is None else texts[idx]):
             pairs.append((-h.score, priority.get(h.field, 100), idx, h.field, col))
     pairs.sort()
     mapping: dict[str, str] = {}

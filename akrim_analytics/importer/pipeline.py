@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextvars
 import json
 import threading
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -221,18 +220,7 @@ def suggest_mapping(k: kinds.Kind, raw: reader.RawTable) -> dict[str, str]:
     names = [c.name for c in raw.columns]
     header_of = {c.name: c.header for c in raw.columns}
     # match on the header text (the unique display name only differs for duplicates/blanks)
-    pairs = []
-    for idx, c in enumerate(raw.columns):
-        for h in matcher.hits(c.header):
-            pairs.append((-h.score, k.priority.get(h.field, 100), idx, h.field, c.name))
-    pairs.sort()
-    mapping: dict[str, str] = {}
-    used: set[str] = set()
-    for _, _, _, fname, col in pairs:
-        if fname in mapping or col in used:
-            continue
-        mapping[fname] = col
-        used.add(col)
+    mapping = headers.suggest(matcher, names, k.priority, texts=[c.header for c in raw.columns])
     if k.refine_mapping is not None:
         samples = {}
         for c in raw.columns:
@@ -257,13 +245,6 @@ def remap(con: duckdb.DuckDBPyConnection, prepared: Prepared, mapping: dict[str,
 
 
 # ------------------------------------------------------------------- validate
-
-def _register(con, table) -> str:
-    name = f"_imp_{uuid.uuid4().hex[:12]}"
-    con.complete()
-    con.register(name, table)
-    return name
-
 
 def _trimmed(arr: pa.Array) -> pa.Array:
     """Text without surrounding whitespace (also no-break spaces); empty text → null."""
@@ -305,7 +286,7 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str,
     enc = pc.dictionary_encode(arr, null_encoding="encode")
     values = enc.dictionary
     # (DuckDB may return the rows of a parallel scan in another order: sort on _i)
-    name = _register(con, pa.table({"v": values, "_i": common.arange(0, len(values))}))
+    name = common._register(con, pa.table({"v": values, "_i": common.arange(0, len(values))}))
     try:
         res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p "
                                  f"FROM {name} ORDER BY _i")
@@ -342,7 +323,7 @@ def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
     for arr in arrays:
         if not parsing.is_string(arr.type) or n == 0:
             continue
-        name = _register(con, pa.table({"v": arr, "_i": common.arange(0, len(arr))}))
+        name = common._register(con, pa.table({"v": arr, "_i": common.arange(0, len(arr))}))
         try:
             res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l "
                                      f"FROM {name} ORDER BY _i")
@@ -384,7 +365,7 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
         arr = common.one_array(t.column(f"c{col.index}"))
         convention = ","
         if f.type == "amount" and parsing.is_string(arr.type):
-            name = _register(cur, pa.table({"v": pc.unique(arr)}))
+            name = common._register(cur, pa.table({"v": pc.unique(arr)}))
             try:
                 convention = cur.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
                                          ).fetchall()[0][0]
@@ -534,13 +515,13 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
     try:
         codes: dict = {}
         typed = _build_typed(con, prepared, progress, codes)
-        typed_name = _register(con, typed)
+        typed_name = common._register(con, typed)
         names.append(typed_name)
         unreadable = {f.name for f in k.fields if f.name in prepared.mapping and f.type not in ("text", "code")
                       and pc.sum(pc.and_(pc.is_valid(typed.column(f"{f.name}__raw")),
                                          pc.is_null(typed.column(f.name)))).as_py()}
         problems = common._arrow(con, _checks_sql(con, prepared, typed_name, unreadable))
-        problems_name = _register(con, problems)
+        problems_name = common._register(con, problems)
         names.append(problems_name)
         bad = pc.unique(pc.filter(problems.column("_row"), pc.invert(problems.column("warn").fill_null(False))))
         valid = pc.and_(pc.invert(pc.or_(typed.column("_blank"), typed.column("_total"))),
@@ -557,7 +538,7 @@ def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progr
         prepared.data_version = db.data_version(con)
         prepared.cache.clear()
         if k.analyse is not None:
-            valid_name = _register(con, prepared.batch)
+            valid_name = common._register(con, prepared.batch)
             names.append(valid_name)
             report["details"] = k.analyse(con, valid_name, prepared) or {}
         else:
@@ -716,7 +697,7 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
         if rest:
             raise ImportRefused(rest[0]["code"], **rest[0]["params"])
     _progress(progress, "commit", 0.0)
-    batch = _register(con, prepared.batch)
+    batch = common._register(con, prepared.batch)
     try:
         with db.transaction(con):
             dup = con.execute(
