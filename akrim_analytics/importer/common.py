@@ -141,11 +141,8 @@ def _distinct_map(con, table, key_cols: list[str], sql_for, keep: dict | None = 
     idx, n_keys = _key_codes(table, key_cols, codes)
     first = _first_rows(idx)
     keys = table.select(key_cols).take(first).append_column("_k", arange(0, n_keys))
-    name = _register(con, keys)
-    try:
+    with registered(con, keys) as name:
         res = _arrow(con, f"SELECT * FROM ({sql_for(name)}) ORDER BY _k")
-    finally:
-        _unregister(con, name)
     if res.num_rows != n_keys:
         raise RuntimeError("distinct mapping must return one row per key")
     res = res.drop_columns(["_k"])

@@ -100,8 +100,7 @@ def _stage(con, prepared) -> pa.Table:
 
 
 def _analyse(con, batch: str, prepared) -> dict:
-    stage = common._register(con, _stage(con, prepared))
-    try:
+    with common.registered(con, _stage(con, prepared)) as stage:
         row = con.execute(
             f"""SELECT count(*) FILTER (WHERE contract_id IN (SELECT contract_id FROM contracts)),
                        count(*) FILTER (WHERE contract_id NOT IN (SELECT contract_id FROM contracts))
@@ -109,14 +108,11 @@ def _analyse(con, batch: str, prepared) -> dict:
         unknown_cats = [r[0] for r in con.execute(
             f"""SELECT category, count(*) FROM {stage}
                 WHERE category IS NOT NULL AND category_code IS NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
-    finally:
-        common._unregister(con, stage)
     return {"updated_contracts": row[0], "new_contracts": row[1], "unknown_categories": unknown_cats}
 
 
 def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: None) -> CommitStats:
-    stage = common._register(con, _stage(con, prepared))
-    try:
+    with common.registered(con, _stage(con, prepared)) as stage:
         has_supplier = any(f in prepared.mapping for f in SOURCE_FIELDS["supplier_id"])
         if has_supplier:
             common._insert_new_suppliers(con, stage, upload_id)
@@ -143,8 +139,6 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
         replaced = con.execute(
             "SELECT count(*) FROM import_replaced_rows WHERE upload_id = ? AND table_name = 'contracts'",
             [upload_id]).fetchone()[0]
-    finally:
-        common._unregister(con, stage)
     return CommitStats(rows=rows, total=float(total) if total is not None else None,
                        details={"updated_contracts": replaced, "new_contracts": rows - replaced})
 

@@ -286,12 +286,9 @@ def _column_pair(con, arr: pa.Array, ftype: str, convention: str,
     enc = pc.dictionary_encode(arr, null_encoding="encode")
     values = enc.dictionary
     # (DuckDB may return the rows of a parallel scan in another order: sort on _i)
-    name = common._register(con, pa.table({"v": values, "_i": common.arange(0, len(values))}))
-    try:
+    with common.registered(con, pa.table({"v": values, "_i": common.arange(0, len(values))})) as name:
         res = common._arrow(con, f"SELECT {parsing.parse_expr(ftype, 'v', values.type, convention)} AS p "
                                  f"FROM {name} ORDER BY _i")
-    finally:
-        common._unregister(con, name)
     if codes is not None:
         codes["codes"], codes["n"] = enc.indices, len(values)
     return pc.take(common.one_array(res.column("p")), enc.indices), raw
@@ -323,12 +320,9 @@ def _label_rows(con, arrays: list[pa.Array]) -> pa.Array:
     for arr in arrays:
         if not parsing.is_string(arr.type) or n == 0:
             continue
-        name = common._register(con, pa.table({"v": arr, "_i": common.arange(0, len(arr))}))
-        try:
+        with common.registered(con, pa.table({"v": arr, "_i": common.arange(0, len(arr))})) as name:
             res = common._arrow(con, f"SELECT coalesce(regexp_matches(v, '{TOTAL_LABEL_RE}'), false) AS l "
                                      f"FROM {name} ORDER BY _i")
-        finally:
-            common._unregister(con, name)
         out = pc.or_(out, common.one_array(res.column("l")))
     return out
 
@@ -365,12 +359,9 @@ def _build_typed(con, prepared: Prepared, progress: Progress | None, codes: dict
         arr = common.one_array(t.column(f"c{col.index}"))
         convention = ","
         if f.type == "amount" and parsing.is_string(arr.type):
-            name = common._register(cur, pa.table({"v": pc.unique(arr)}))
-            try:
+            with common.registered(cur, pa.table({"v": pc.unique(arr)})) as name:
                 convention = cur.execute(parsing.amount_convention("v", arr.type).replace("FROM _raw", f"FROM {name}")
                                          ).fetchall()[0][0]
-            finally:
-                common._unregister(cur, name)
         got: dict = {}
         p, r = _column_pair(cur, arr, f.type, convention, got)
         field_codes = (got["codes"], got["n"]) if "codes" in got and col.index not in prepared.raw.overrides else None
