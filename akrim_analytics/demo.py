@@ -425,7 +425,12 @@ def _spend(rng: np.random.Generator, sup: list[dict], sup_cat: dict[str, str], a
     return table
 
 
-def _contract_name(rng, s: dict, dept_name: str) -> str:
+# Above this yearly spend a building contract is not a service agreement (a "Serviceavtale
+# elektro" of 250 MNOK a year would puzzle anyone who has bought building services).
+LARGE_WORKS_NOK = 20_000_000
+
+
+def _contract_name(rng, s: dict, dept_name: str, annual: float = 0.0) -> str:
     word = s["_word"].lower()
     cat = s["_cat"]
     if cat == "BYGG":
@@ -433,6 +438,8 @@ def _contract_name(rng, s: dict, dept_name: str) -> str:
                            "Kolsås idrettshall", "Høvik kirkevei", "Lysaker brygge VA", "Stabekk ungdomsskole",
                            "Eiksmarka omsorgsboliger", "Bærums Verk bibliotek", "Rykkinn helsehus"])
         kind = rng.choice(["Totalentreprise", "Rammeavtale", "Utførelsesentreprise", "Serviceavtale"])
+        if kind == "Serviceavtale" and annual >= LARGE_WORKS_NOK:
+            kind = "Utførelsesentreprise"   # (drawn all the same: the other demo draws stay as they were)
         return f"{kind} {word} – {site}"
     if cat == "PERSONELL":
         return f"Rammeavtale {word} – {dept_name}"
@@ -475,7 +482,7 @@ def _contracts(rng, con, sup: list[dict], dept_names: dict[str, str]) -> list[di
             bygg = s["_cat"] == "BYGG"
             clean = (s["_code"] or "").startswith("81.2")
             contracts.append({
-                "contract_id": cid, "name": _contract_name(rng, s, dept_names[dept]), "supplier_id": sid,
+                "contract_id": cid, "name": _contract_name(rng, s, dept_names[dept], annual), "supplier_id": sid,
                 "category": cat, "department": dept,
                 "responsible": str(rng.choice(people)),
                 "start_date": start, "end_date": end,
