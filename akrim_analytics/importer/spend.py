@@ -15,9 +15,14 @@ and then linked to contracts (``linking.link_contracts``).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import linking
 from . import common
 from .kinds import Check, CommitStats, Field, Kind, register
+
+if TYPE_CHECKING:   # imported where used: the command line starts reading before pyarrow loads
+    import pyarrow as pa
 
 FIELDS = [
     Field("posting_date", "date", (
@@ -171,20 +176,15 @@ def _overlaps(con, stage_name: str) -> pa.Table:
 def _analyse(con, batch: str, prepared) -> dict:
     from .. import db
 
-    stage = _stage(con, prepared)
-    name = common._register(con, stage)
-    try:
+    with common.registered(con, _stage(con, prepared)) as name:
         ov = _overlaps(con, name)
         prepared.cache["spend_overlaps"] = (db.data_version(con), ov)
-        ov_name = common._register(con, ov)
-        try:
+        with common.registered(con, ov) as ov_name:
             o = con.execute(f"""SELECT count(*), sum(r.amount) FROM {ov_name} o JOIN {name} r USING (_row)""").fetchall()[0]
             overlaps = con.execute(
                 f"""SELECT o._row, o.upload_id, r.supplier_id, r.invoice_no,
                            coalesce(r.posting_date, make_date(r.period // 100, r.period % 100, 1)), r.amount
                     FROM {ov_name} o JOIN {name} r USING (_row) ORDER BY o._row LIMIT 10000""").fetchall()
-        finally:
-            common._unregister(con, ov_name)
         with common.registered(con, _supplier_keys(con, prepared)) as keys_name:
             new_sup = con.execute(
                 f"""SELECT count(DISTINCT supplier_id) FROM {keys_name}
@@ -196,8 +196,6 @@ def _analyse(con, batch: str, prepared) -> dict:
         unknown_cats = [r[0] for r in con.execute(
             f"""SELECT category_raw, count(*) FROM {name} WHERE category_raw IS NOT NULL AND category_code IS NULL
                 GROUP BY 1 ORDER BY 2 DESC LIMIT 20""").fetchall()]
-    finally:
-        common._unregister(con, name)
     return {
         "overlap_rows": o[0], "overlap_sum": float(o[1]) if o[1] is not None else 0.0,
         "overlaps": [{"row": r[0], "upload_id": r[1], "supplier_id": r[2], "invoice_no": r[3],
@@ -214,8 +212,7 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
 
     version = db.data_version(con)
     stage = _stage(con, prepared)
-    name = common._register(con, stage)
-    try:
+    with common.registered(con, stage) as name:
         cached = prepared.cache.get("spend_overlaps")
         ov = cached[1] if cached is not None and cached[0] == version else _overlaps(con, name)
         progress(0.15)
@@ -245,30 +242,27 @@ def _commit(con, user, upload_id: int, batch: str, prepared, progress=lambda f: 
         if ov.num_rows:
             final = final.filter(pc.invert(pc.is_in(final.column("_row"), value_set=ov.column("_row").combine_chunks())))
         progress(0.5)
-        final_name = common._register(con, final)
-        # spend has no order; letting DuckDB insert in parallel is faster (this connection only)
-        con.execute("SET SESSION preserve_insertion_order = false")
-        try:
-            con.execute(
-                f"""INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
-                                       department, service, project, invoice_no, description, category, category_source)
-                    SELECT ?, _row, coalesce(posting_date, make_date(period // 100, period % 100, 1)),
-                           coalesce(period, year(posting_date) * 100 + month(posting_date)),
-                           supplier_id, amount, account, department, service, project, invoice_no, description,
-                           coalesce(category_code, rule_category),
-                           CASE WHEN category_code IS NOT NULL THEN 'file' ELSE rule_source END
-                    FROM {final_name}""", [upload_id])
-        finally:
-            con.execute("RESET SESSION preserve_insertion_order")
-            common._unregister(con, final_name)
+        with common.registered(con, final) as final_name:
+            # spend has no order; letting DuckDB insert in parallel is faster (this connection only)
+            con.execute("SET SESSION preserve_insertion_order = false")
+            try:
+                con.execute(
+                    f"""INSERT INTO spend (upload_id, source_row, posting_date, period, supplier_id, amount, account,
+                                           department, service, project, invoice_no, description, category, category_source)
+                        SELECT ?, _row, coalesce(posting_date, make_date(period // 100, period % 100, 1)),
+                               coalesce(period, year(posting_date) * 100 + month(posting_date)),
+                               supplier_id, amount, account, department, service, project, invoice_no, description,
+                               coalesce(category_code, rule_category),
+                               CASE WHEN category_code IS NOT NULL THEN 'file' ELSE rule_source END
+                        FROM {final_name}""", [upload_id])
+            finally:
+                con.execute("RESET SESSION preserve_insertion_order")
         progress(0.8)
         linking.link_contracts(con, upload_id)
         rows, total = con.execute(
             "SELECT count(*), sum(amount) FROM spend WHERE upload_id = ?", [upload_id]).fetchall()[0]
         n_sup = con.execute("SELECT count(*) FROM suppliers WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
         n_dep = con.execute("SELECT count(*) FROM departments WHERE created_upload_id = ?", [upload_id]).fetchall()[0][0]
-    finally:
-        common._unregister(con, name)
     return CommitStats(rows=rows, total=float(total) if total is not None else None,
                        details={"new_suppliers": n_sup, "new_departments": n_dep, "overlapping_rows": ov.num_rows})
 
