@@ -22,8 +22,7 @@ import pyarrow.compute as pc
 
 from .. import audit, auth, db, hooks
 from . import common, fileformat, headers, kinds, mappings, parsing, reader
-from .start import (WARM_UP_BYTES, Progress, SheetCandidate, Started, _candidates, _expected_text,  # noqa: F401
-                    _matched_fields, _progress, _warm_up, begin)
+from .start import Progress, SheetCandidate, Started, _progress, begin
 from .errors import ImportRefused
 
 # A cell that labels a total row: "Sum", "Totalt", "Total", "Totalsum", "I alt", "Grand total".

@@ -20,15 +20,18 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from .errors import ImportRefused
 from .fileformat import FileInfo
+
+if TYPE_CHECKING:   # pyarrow is imported where a sheet is converted (the read starts before it)
+    import pyarrow as pa
 
 HEAD_ROWS = 40
 EXCEL_MAX_ROWS = 1_048_576
