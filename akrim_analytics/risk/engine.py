@@ -377,7 +377,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
     them together. ``source`` is the indicator's section of domain.md."""
     settings = cfg.get("indicators", {})
-    parts: list[tuple[str, str, dict]] = []
+    parts: list[tuple[str, dict]] = []   # (SELECT of the part, its renamed parameters)
     meta: dict[str, list] = {"factor": [], "order": [], "source": []}  # per part, looked up after the sort
     for order, ind in enumerate(INDICATORS):
         sec = settings.get(ind.key, {})
@@ -394,7 +394,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
 ) x WHERE points IS NOT NULL AND {keep}"""
             bound = _bind(part, {**params, "as_of": as_of, "win": win_start})
             part = _PARAM_RE.sub(lambda m, n=n: f"$q{n}_{m.group(1)}", part)
-            parts.append((ind.key, part, {f"q{n}_{k}": v for k, v in bound.items()}))
+            parts.append((part, {f"q{n}_{k}": v for k, v in bound.items()}))
             meta["factor"].append(ind.key)
             meta["order"].append(order)
             meta["source"].append(ind.source)
@@ -423,11 +423,11 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
                                       AS explanation_nb,
                                   u.body_en || ': ' || coalesce(t.pts_en, risk_pts_en(u.points, u.dimension))
                                       AS explanation_en
-                           FROM (""" + "\nUNION ALL\n".join(p[1] for p in parts) + """) u
+                           FROM (""" + "\nUNION ALL\n".join(p[0] for p in parts) + """) u
                            LEFT JOIN _risk_pts t ON t.points = u.points AND t.dimension = u.dimension
                            ORDER BY u.part)""",
                     {"eng_run": run_id, "eng_factors": meta["factor"], "eng_orders": meta["order"],
-                     "eng_sources": meta["source"], **{k: v for p in parts for k, v in p[2].items()}})
+                     "eng_sources": meta["source"], **{k: v for p in parts for k, v in p[1].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
 
