@@ -169,7 +169,6 @@ def clean_cpv(value) -> str | None:
 
 # ----------------------------------------------------------------------------- lookups
 
-
 def _contract_row(con, contract_id) -> dict:
     cid = _text(contract_id)
     row = db.fetch_dict(con, "SELECT * FROM contracts WHERE contract_id = ?", [cid]) if cid else None
@@ -213,8 +212,6 @@ def _department(con, value) -> str | None:
     if not con.execute("SELECT count(*) FROM departments WHERE code = ?", [s]).fetchone()[0]:
         raise ContractError("contracts.err.no_department", "department", field=field_label("department"), value=s)
     return s
-
-
 
 
 # ----------------------------------------------------------------------------- validation

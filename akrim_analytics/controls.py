@@ -152,9 +152,6 @@ def _field_label(field: str) -> str:
     return t(f"followup.field.{field}")
 
 
-
-
-
 def _control_row(con, control_id) -> dict:
     try:
         cid = int(control_id)
