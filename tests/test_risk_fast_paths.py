@@ -1,15 +1,16 @@
 """The risk engine's speed-ups change no number and no text.
 
 Issue 4 made a full re-score faster by (1) filling plain ``{}`` explanation templates by
-concatenation instead of DuckDB's ``format()``, (2) making the points text ("+2
-sannsynlighet") once per run for every value from −10 to +10 and looking it up, (3)
-making the coverage line's threshold text once per threshold, (4) computing each
-supplier's spend facts once (``_risk_ss``) and (5) writing the factor lines as one
-stream ordered by indicator, with factor key, order and source looked up per part.
+concatenation instead of DuckDB's ``format()``, (2) adding the points text ("+2
+sannsynlighet") when the ``risk_factors`` view is read instead of storing it in every
+line, (3) making the coverage line's threshold text once per threshold, (4) computing
+each supplier's spend facts once (``_risk_ss``) and (5) writing the factor lines as one
+stream ordered by indicator, with factor key, order and source stored once per part.
 
-(1)–(3) can be switched off; the demo municipality is scored with and without them and
-every stored line and assessment must be identical. (4) and (5) are checked against
-values computed independently from the source tables."""
+(1) and (3) can be switched off; the demo municipality is scored with and without them
+and every stored line and assessment must be identical. (2), (4) and (5) are checked
+against values computed independently (the points text by the formats it replaced;
+lines stored before (2) keep their whole text)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -83,8 +84,8 @@ def demo_copy(demo_db_copy):
     c.close()
 
 
-def _reference_run(con, monkeypatch, as_of, pts_lookup=(0, 0)) -> int:
-    """A run with the speed-ups (1)–(3) switched off (``pts_lookup`` narrows (2) instead)."""
+def _reference_run(con, monkeypatch, as_of) -> int:
+    """A run with the speed-ups (1) and (3) switched off."""
     real_apply = engine._apply_indicators
 
     def reference_apply(con, *args, **kw):
@@ -95,7 +96,6 @@ def _reference_run(con, monkeypatch, as_of, pts_lookup=(0, 0)) -> int:
 
     with monkeypatch.context() as m:
         m.setattr(engine, "_concat_templates", lambda sql, params: (sql, params))
-        m.setattr(engine, "_PTS_LOOKUP", pts_lookup)
         m.setattr(engine, "_apply_indicators", reference_apply)
         return risk.score_all(con, SYSTEM, as_of, reason="reference", pinned=True)
 
@@ -111,24 +111,70 @@ def test_fast_paths_store_exactly_what_the_reference_path_stores(demo_copy, monk
     assert _rows(con, "risk_assessments", fast) == _rows(con, "risk_assessments", ref)
 
 
-def test_points_text_partly_from_the_lookup_partly_from_the_macro(demo_copy, monkeypatch):
+def _points_text(points: float, dimension: str, lang: str) -> str:
+    """The points text as the engine formatted it before it moved into the view."""
+    num = f"{abs(points):g}"
+    if lang == "nb":
+        num = num.replace(".", ",")
+    sign = "±" if points == 0 else ("+" if points > 0 else "−")
+    word = {("nb", "likelihood"): "sannsynlighet", ("nb", "consequence"): "konsekvens",
+            ("en", "likelihood"): "likelihood", ("en", "consequence"): "consequence"}[lang, dimension]
+    return f"{sign}{'0' if points == 0 else num} {word}"
+
+
+def test_points_text_is_made_from_each_lines_points(demo_copy):
     con = demo_copy
-    fast = risk.score_all(con, SYSTEM, None, reason="fast", pinned=True)
-    # lookup only for −0.50 … +0.50: larger values fall back to the macro in the same run
-    mixed = _reference_run(con, monkeypatch, None, pts_lookup=(-50, 51))
-    assert _rows(con, "risk_factors", fast) == _rows(con, "risk_factors", mixed)
-    # and every line ends with the points text the macros give for its stored points
-    for m in engine._MACROS:
-        con.execute(m)
-    bad = con.execute(
-        """SELECT count(*) FROM risk_factors
-           WHERE run_id = ? AND NOT (ends_with(explanation_nb, ': ' || risk_pts_nb(points, dimension))
-                                    AND ends_with(explanation_en, ': ' || risk_pts_en(points, dimension)))""",
-        [fast]).fetchone()[0]
-    assert bad == 0
-    # values beyond the lookup's ±10 get the macro's text
-    assert con.execute("SELECT risk_pts_nb(12.5, 'likelihood'), risk_pts_en(-10.25, 'consequence')").fetchone() == (
-        "+12,5 sannsynlighet", "−10.25 consequence")
+    run = risk.score_all(con, SYSTEM, None, reason="points text", pinned=True)
+    rows = con.execute("SELECT points, dimension, explanation_nb, explanation_en FROM risk_factors WHERE run_id = ?",
+                       [run]).fetchall()
+    assert len(rows) > 1000
+    assert {r[1] for r in rows} == {"likelihood", "consequence"}
+    assert any(r[0] < 0 for r in rows) and any(r[0] == 0 for r in rows) and any(r[0] != int(r[0]) for r in rows)
+    for points, dim, nb, en in rows:
+        assert nb.endswith(": " + _points_text(points, dim, "nb")), nb
+        assert en.endswith(": " + _points_text(points, dim, "en")), en
+        assert ": +" not in nb[:-len(_points_text(points, dim, "nb")) - 2]   # one points text, not two
+    # every line of the run is shown, once (the view adds nothing and loses nothing)
+    assert con.execute("SELECT count(*) FROM risk_factors WHERE run_id = ?", [run]).fetchone()[0] == \
+        con.execute("SELECT count(*) FROM risk_factor_lines WHERE run_id = ?", [run]).fetchone()[0]
+    # values beyond any table: the same rule
+    for p, d in ((12.5, "likelihood"), (-10.25, "consequence"), (0.0, "likelihood"), (3.0, "consequence")):
+        assert con.execute("SELECT risk_points_nb(?, ?), risk_points_en(?, ?)", [p, d, p, d]).fetchone() == (
+            _points_text(p, d, "nb"), _points_text(p, d, "en"))
+
+
+def test_lines_stored_before_migration_10_keep_their_text(db_path):
+    """A database scored before the lines were stored lean: migration 0010 carries every
+    line over, and the view shows the stored text unchanged (no second points text)."""
+    import duckdb
+
+    c = duckdb.connect(str(db_path))
+    c.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+              " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+    for number, name, path in db.migrations():
+        if number >= 10:
+            break
+        c.execute(path.read_text(encoding="utf-8"))
+        c.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+    old = [(7, "contract", "K-1", "industry", "likelihood", 2.0, "Renhold (NACE 81.210): +2 sannsynlighet",
+            "Cleaning (NACE 81.210): +2 likelihood", False, "4.3", 0),
+           (7, "contract", "K-1", "value", "consequence", 0.0, "Kontraktsverdi 90 000 kr: ±0 konsekvens",
+            "Contract value NOK 90,000: ±0 consequence", False, "4.1", 3),
+           (7, "supplier", "S-1", "register_unknown", "likelihood", 1.0, "Ukjent: +1 sannsynlighet",
+            "Unknown: +1 likelihood", True, "5.4", 6),
+           (8, "contract", "K-1", "industry", "likelihood", 1.5, "Eldre tekst", "Older text", False, None, None)]
+    c.executemany("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
+                         explanation_nb, explanation_en, unknown, source, sort_order)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", old)
+    c.close()
+    c = db.connect(db_path)
+    try:
+        shown = c.execute("""SELECT run_id, entity_type, entity_id, factor, dimension, points, explanation_nb,
+                                    explanation_en, unknown, source, sort_order FROM risk_factors ORDER BY ALL""").fetchall()
+        assert shown == sorted(old)
+        assert c.execute("SELECT count(*) FROM risk_factor_parts WHERE NOT complete_text").fetchone()[0] == 0
+    finally:
+        c.close()
 
 
 # ---------------------------------------------- per-supplier facts and per-part metadata

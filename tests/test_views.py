@@ -94,11 +94,13 @@ def build_small(con, with_risk: bool = True):
         "INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department, likelihood,"
         " consequence, level, required_step, covered, no_contract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 2, true, false)",
         [(r, ty, i, s, cat, dep, lk, c, _level(lk, c)) for r, ty, i, s, cat, dep, lk, c in assess])
+    con.executemany("INSERT INTO risk_factor_parts (run_id, part, factor) VALUES (?, ?, ?)",
+                    [(2, 1, "industry"), (2, 2, "value")])
     con.executemany(
-        "INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points, explanation_nb,"
-        " explanation_en) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(2, "contract", "K-1", "industry", "likelihood", 2.0, "Bransje", "Industry"),
-         (2, "contract", "K-1", "value", "consequence", 3.0, "Verdi", "Value")])
+        "INSERT INTO risk_factor_lines (run_id, entity_type, entity_id, part, dimension, points, body_nb, body_en)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(2, "contract", "K-1", 1, "likelihood", 2.0, "Bransje", "Industry"),
+         (2, "contract", "K-1", 2, "consequence", 3.0, "Verdi", "Value")])
     return con
 
 
@@ -299,7 +301,9 @@ def test_contract_and_supplier_360(small):
     assert views.controls_for(small, contract_id="K-1")["control_id"].tolist() == [3, 1]
     assert views.findings_for(small, supplier_id="922222222")["finding_id"].tolist() == [1, 2]
     assert views.supplier_contracts(small, "933333333", 2)["level"].tolist() == [views.NOT_ASSESSED]
-    assert views.risk_factors(small, 2, "contract", "K-1")["factor"].tolist() == ["industry", "value"]
+    factors = views.risk_factors(small, 2, "contract", "K-1")
+    assert factors["factor"].tolist() == ["industry", "value"]
+    assert factors["explanation_nb"].tolist() == ["Bransje: +2 sannsynlighet", "Verdi: +3 konsekvens"]
     with pytest.raises(ValueError):
         views.spend_over_time(small)
 

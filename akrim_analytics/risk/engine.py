@@ -14,10 +14,11 @@ Steps of ``score_all`` (all inside one transaction):
    ``_risk_ss``, each supplier's window spend facts and first invoice — the latter from
    ``supplier_spend_facts``, brought up to date first by ``spendfacts.ensure`` — and
    ``_risk_sup``, the register data);
-3. every enabled indicator adds its factor rows (``indicators``), all in one INSERT:
-   a UNION ALL of the indicators' SELECTs written as one stream in indicator order
-   (see ``_apply_indicators`` for what keeps it fast: template concatenation, the
-   points text looked up, factor key and source attached after the sort);
+3. every enabled indicator adds its factor lines (``indicators``), all in one INSERT
+   into ``risk_factor_lines``: a UNION ALL of the indicators' SELECTs written as one
+   stream in indicator order, with each part's factor key, order and source stored once
+   in ``risk_factor_parts``; the view ``risk_factors`` joins them and adds the points
+   text ("+2 sannsynlighet") from each line's points (migration 0010);
 4. each assessment is computed from those stored points only:
    likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
    reach (same for consequence), level = ``levels.matrix[likelihood][consequence]``,
@@ -55,8 +56,7 @@ from .indicators import INDICATORS, Context
 # Seconds per stage of the last run in this process (for the benchmark).
 LAST_TIMINGS: dict[str, float] = {}
 
-TEMP_TABLES = ("_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr", "_risk_base",
-               "_risk_pts")
+TEMP_TABLES = ("_risk_nace", "_risk_ind", "_risk_cpv", "_risk_cpvdiv", "_risk_goods", "_risk_thr", "_risk_base")
 
 
 @contextmanager
@@ -119,14 +119,6 @@ _MACROS = [
     "CREATE OR REPLACE TEMP MACRO risk_nok_en(x) AS 'NOK ' || format('{:,.0f}', CAST(x AS DOUBLE))",
     "CREATE OR REPLACE TEMP MACRO risk_d_nb(d) AS strftime(CAST(d AS DATE), '%d.%m.%Y')",
     "CREATE OR REPLACE TEMP MACRO risk_d_en(d) AS strftime(CAST(d AS DATE), '%Y-%m-%d')",
-    "CREATE OR REPLACE TEMP MACRO risk_num_en(x) AS format('{:g}', CAST(x AS DOUBLE))",
-    "CREATE OR REPLACE TEMP MACRO risk_num_nb(x) AS replace(format('{:g}', CAST(x AS DOUBLE)), '.', ',')",
-    """CREATE OR REPLACE TEMP MACRO risk_pts_nb(p, dim) AS
-         CASE WHEN p > 0 THEN '+' || risk_num_nb(p) WHEN p < 0 THEN '−' || risk_num_nb(-p) ELSE '±0' END
-         || ' ' || CASE dim WHEN 'likelihood' THEN 'sannsynlighet' ELSE 'konsekvens' END""",
-    """CREATE OR REPLACE TEMP MACRO risk_pts_en(p, dim) AS
-         CASE WHEN p > 0 THEN '+' || risk_num_en(p) WHEN p < 0 THEN '−' || risk_num_en(-p) ELSE '±0' END
-         || ' ' || CASE dim WHEN 'likelihood' THEN 'likelihood' ELSE 'consequence' END""",
 ]
 
 
@@ -373,12 +365,13 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
 
 
 def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt.date) -> None:
-    """Every enabled indicator's rows into ``risk_factors`` for the run, in one INSERT (a
-    UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
-    them together. ``source`` is the indicator's section of domain.md."""
+    """Every enabled indicator's rows into ``risk_factor_lines`` for the run, in one INSERT
+    (a UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
+    them together, and one ``risk_factor_parts`` row per indicator query with its factor
+    key, display order and source (its section of domain.md)."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, dict]] = []   # (SELECT of the part, its renamed parameters)
-    meta: dict[str, list] = {"factor": [], "order": [], "source": []}  # per part, looked up after the sort
+    meta: dict[str, list] = {"factor": [], "order": [], "source": []}  # per part: risk_factor_parts
     for order, ind in enumerate(INDICATORS):
         sec = settings.get(ind.key, {})
         if not sec.get("enabled", True):
@@ -400,41 +393,29 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
             meta["source"].append(ind.source)
     if not parts:
         return
-    # The points text ("+2 sannsynlighet") of every value with two decimals from −10 to
-    # +10, made once by the same macros: a few thousand formats instead of two per line
-    # (a value outside falls back to the macro, so the text is the same either way).
-    con.execute("""CREATE TEMP TABLE _risk_pts AS
-                   SELECT p AS points, d AS dimension, risk_pts_nb(p, d) AS pts_nb, risk_pts_en(p, d) AS pts_en
-                   FROM (SELECT round(CAST(range AS DOUBLE) / 100.0, 2) AS p FROM range(?, ?))
-                   CROSS JOIN (VALUES ('likelihood'), ('consequence')) v(d)""", list(_PTS_LOOKUP))
-    # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order
-    # (as before), and DuckDB then writes them as full row groups instead of merging
-    # many small parallel batches; the next checkpoint has less to compact (measured).
-    # The factor key, display order and source are constant per part: taken from lists
-    # by part number after the sort, so the sort does not carry them.
+    # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order,
+    # and DuckDB then writes them as full row groups instead of merging many small
+    # parallel batches; the next checkpoint has less to compact (measured). What is the
+    # same for every line of a part (factor key, display order, source) is stored once
+    # per part, and the points text ("+2 sannsynlighet") is added from the line's own
+    # points when the ``risk_factors`` view is read (migration 0010): fewer bytes to sort
+    # and compress per line.
     try:
-        con.execute("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
-                                                 explanation_nb, explanation_en, unknown, sort_order, source)
-                       SELECT $eng_run, entity_type, entity_id, $eng_factors[part], dimension, points,
-                              explanation_nb, explanation_en, unknown, $eng_orders[part], $eng_sources[part]
-                       FROM (
-                           SELECT u.entity_type, u.entity_id, u.dimension, u.points, u.unknown, u.part,
-                                  u.body_nb || ': ' || coalesce(t.pts_nb, risk_pts_nb(u.points, u.dimension))
-                                      AS explanation_nb,
-                                  u.body_en || ': ' || coalesce(t.pts_en, risk_pts_en(u.points, u.dimension))
-                                      AS explanation_en
-                           FROM (""" + "\nUNION ALL\n".join(p[0] for p in parts) + """) u
-                           LEFT JOIN _risk_pts t ON t.points = u.points AND t.dimension = u.dimension
-                           ORDER BY u.part)""",
-                    {"eng_run": run_id, "eng_factors": meta["factor"], "eng_orders": meta["order"],
-                     "eng_sources": meta["source"], **{k: v for p in parts for k, v in p[1].items()}})
+        con.execute("""INSERT INTO risk_factor_parts (run_id, part, factor, sort_order, source)
+                       SELECT $run, unnest(range(1, len($factors) + 1)), unnest($factors), unnest($orders),
+                              unnest($sources)""",
+                    {"run": run_id, "factors": meta["factor"], "orders": meta["order"], "sources": meta["source"]})
+        con.execute("""INSERT INTO risk_factor_lines (run_id, entity_type, entity_id, part, dimension, points,
+                                                      body_nb, body_en, unknown)
+                       SELECT $eng_run, entity_type, entity_id, part, dimension, points, body_nb, body_en, unknown
+                       FROM (""" + "\nUNION ALL\n".join(p[0] for p in parts) + """)
+                       ORDER BY part""",
+                    {"eng_run": run_id, **{k: v for p in parts for k, v in p[1].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
 
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-# Hundredths of a point whose points text is made once per run (−10.00 … +10.00).
-_PTS_LOOKUP = (-1000, 1001)
 _FORMAT_RE = re.compile(r"\bformat\(\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
 
@@ -562,7 +543,7 @@ def _assess(con, run_id: int, cfg: dict) -> None:
                SELECT entity_type, entity_id,
                       round(coalesce(sum(points) FILTER (WHERE dimension = 'likelihood'), 0), 2) AS lp,
                       round(coalesce(sum(points) FILTER (WHERE dimension = 'consequence'), 0), 2) AS cp
-               FROM risk_factors WHERE run_id = $run GROUP BY ALL),
+               FROM risk_factor_lines WHERE run_id = $run GROUP BY ALL),
            s AS (
                SELECT b.*, coalesce(pts.lp, 0) AS lp, coalesce(pts.cp, 0) AS cp
                FROM _risk_base b LEFT JOIN pts USING (entity_type, entity_id)),
@@ -612,7 +593,8 @@ def _prune(con, run_id: int) -> int:
                            AND year(n.as_of) = year(o.as_of) AND quarter(n.as_of) = quarter(o.as_of))""",
         {"run": run_id}).fetchall()]
     if ids:
-        _x(con, "DELETE FROM risk_factors WHERE list_contains($ids, run_id)", {"ids": ids})
+        _x(con, "DELETE FROM risk_factor_lines WHERE list_contains($ids, run_id)", {"ids": ids})
+        _x(con, "DELETE FROM risk_factor_parts WHERE list_contains($ids, run_id)", {"ids": ids})
         _x(con, "DELETE FROM risk_assessments WHERE list_contains($ids, run_id)", {"ids": ids})
         _x(con, "UPDATE risk_runs SET pruned = true WHERE list_contains($ids, run_id)", {"ids": ids})
     return len(ids)
