@@ -21,3 +21,13 @@ def data_changed(con: duckdb.DuckDBPyConnection, user: User, reason: str) -> Non
     for spec in AFTER_DATA_CHANGE:
         module, name = spec.split(":")
         getattr(importlib.import_module(module), name)(con, user, reason)
+
+
+def warm_up() -> None:
+    """Let each listener load what it reads from disk on first use (reference tables,
+    the default configuration), e.g. while a large upload is still being read. A
+    listener module opts in with a ``warm_up()`` function of its own."""
+    for spec in AFTER_DATA_CHANGE:
+        fn = getattr(importlib.import_module(spec.split(":")[0]), "warm_up", None)
+        if fn is not None:
+            fn()

@@ -122,3 +122,15 @@ def test_a_pinned_run_survives_newer_runs_of_its_quarter(con):
     score(con, D(2026, 9, 1))
     assert r1 in set(risk.runs(con)["run_id"])
     assert audit.entries(con, action="risk_pin").iloc[0]["object_id"] == str(r1)
+
+
+def test_hooks_warm_up_reads_the_risk_reference_tables_ahead():
+    """What the first re-score after an upload would read from disk is read by
+    ``hooks.warm_up`` (the import calls it while the sheet is still being read)."""
+    from akrim_analytics.risk import engine
+
+    engine._nace_names.cache_clear()
+    hooks.warm_up()
+    assert engine._nace_names.cache_info().currsize == 1
+    versions, codes, names = engine._nace_names()
+    assert {"SN2007", "SN2025"} <= set(versions) and len(codes) == len(names) > 1000

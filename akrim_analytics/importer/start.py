@@ -28,7 +28,8 @@ def _warm_up() -> None:
     """Import, in a background thread, what validation and commit will need while the
     sheet is read: pandas (DuckDB imports it the first time a Python object such as an
     Arrow table is registered), the listeners of ``hooks.data_changed`` (risk scoring),
-    categorisation, linking and the translated strings. fastexcel releases the GIL while
+    categorisation, linking and the translated strings, and what the listeners read
+    from disk (``hooks.warm_up``). fastexcel releases the GIL while
     it reads, so with a free core this work overlaps the read instead of following it
     (~0.5-1 s of a command-line import). Nothing runs when all of it is loaded already
     (the app); a failure here only means the main thread imports it itself later."""
@@ -47,6 +48,7 @@ def _warm_up() -> None:
             from ..i18n import strings
 
             strings()
+            hooks.warm_up()
         except Exception:
             pass
 

@@ -51,6 +51,7 @@ Public API (stable names other features use)::
     save_config(con, user, new_config, note=None) -> version   # admin; audit-logged; re-scores
     validate(config) -> [problems]; ConfigError
     rescore_after_change(con, user, reason)           # listener in hooks.AFTER_DATA_CHANGE
+    warm_up()                                         # read reference tables ahead (hooks.warm_up)
     pin_run(con, user, run_id)                        # keep a run for good (e.g. one a report cites)
 
 Every run records its configuration version, data version and as_of date, and
@@ -63,7 +64,7 @@ from __future__ import annotations
 
 from .config import (ConfigError, config_version, default_config, load_config, parse_toml, save_config,  # noqa: F401
                      to_toml, validate, versions)
-from .engine import default_as_of, pin_run, rescore_after_change, score_all  # noqa: F401
+from .engine import default_as_of, pin_run, rescore_after_change, score_all, warm_up  # noqa: F401
 from .indicators import INDICATORS  # noqa: F401
 from .queries import (LEVEL_ORDER, assessment, assessments, current_run_id, explain,  # noqa: F401
                       high_risk_spend_by_category, level_changes, level_counts, matrix_counts, previous_run_id,

@@ -665,6 +665,14 @@ def _score(con, user: User, as_of, *, reason: str, pinned: bool, config_version:
     return run_id
 
 
+def warm_up() -> None:
+    """Read the reference tables a run needs from disk (SSB's NACE names, the default
+    configuration) once per process, so the first re-score after an upload need not;
+    ``hooks.warm_up`` calls this while the upload is still being read."""
+    _nace_names()
+    rconfig.default_config()
+
+
 def rescore_after_change(con: duckdb.DuckDBPyConnection, user: User, reason: str) -> int:
     """Listener for ``hooks.AFTER_DATA_CHANGE``: re-score inside the writer's transaction.
 
