@@ -8,7 +8,7 @@ import streamlit as st
 
 from akrim_analytics import fmt, i18n, views
 from akrim_analytics.i18n import t
-from ui import common, contract_forms, risk_widgets
+from ui import common, contract_forms
 from ui import leadership as lv
 
 f = common.get_filters()
@@ -53,17 +53,7 @@ if contract_id:
     lv.spend_chart(in_period, title=t("views.kt.spend_chart", name=c["contract_id"]), period=f.period if f else None,
                    key="kt_spend")
 
-    st.subheader(t("views.kt.risk_title"))
-    if latest is None:
-        lv.no_risk_run()
-    else:
-        risk_widgets.assessment_summary("contract", contract_id, latest.run_id)
-        risk_widgets.explanation_table("contract", contract_id, latest.run_id, key="kt_explain")
-
-    st.subheader(t("views.kt.controls_title"))
-    lv.controls_table(common.cached(views.controls_for, contract_id=contract_id), key="kt_controls")
-    st.subheader(t("views.kt.findings_title"))
-    lv.findings_table(common.cached(views.findings_for, contract_id=contract_id), key="kt_findings")
+    lv.risk_and_follow_up("contract", contract_id, latest, area="views.kt", key="kt")
     st.stop()
 
 # ---------------------------------------------------------------- the list

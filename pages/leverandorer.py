@@ -8,7 +8,7 @@ import streamlit as st
 
 from akrim_analytics import fmt, i18n, views
 from akrim_analytics.i18n import t
-from ui import common, risk_widgets
+from ui import common
 from ui import leadership as lv
 
 f = common.get_filters()
@@ -57,20 +57,8 @@ if supplier_id:
                              extra={t("views.lv.col_total"): lv.money(contracts["total"])}),
             key="lv_contracts", ids=list(contracts["contract_id"]), on_pick=lv.goto_contract)
 
-    st.subheader(t("views.lv.risk_title"))
-    if latest is None:
-        lv.no_risk_run()
-    else:
-        st.caption(t("views.lv.risk_caption"))
-        risk_widgets.assessment_summary("supplier", supplier_id, run_id)
-        risk_widgets.explanation_table("supplier", supplier_id, run_id, key="lv_explain")
-
-    st.subheader(t("views.lv.controls_title"))
-    lv.controls_table(common.cached(views.controls_for, supplier_id=supplier_id), key="lv_controls",
-                      show_contract=True)
-    st.subheader(t("views.lv.findings_title"))
-    lv.findings_table(common.cached(views.findings_for, supplier_id=supplier_id), key="lv_findings",
-                      show_contract=True)
+    lv.risk_and_follow_up("supplier", supplier_id, latest, area="views.lv", key="lv",
+                          caption=t("views.lv.risk_caption"))
     st.stop()
 
 # ---------------------------------------------------------------- the list

@@ -10,7 +10,7 @@ import streamlit as st
 
 from akrim_analytics import fmt, i18n, queries, views
 from akrim_analytics.i18n import t
-from ui import common
+from ui import common, risk_widgets
 
 GLOBAL_PARAMS = ("periode", "avdeling", "kategori", "lang")
 CONTRACT_PAGE = "pages/kontrakter.py"
@@ -446,6 +446,28 @@ def findings_table(df: pd.DataFrame, *, key: str, show_contract: bool = False) -
         t("views.fnd.closed"): [date_text(v) for v in df["closed_date"]],
     })
     table(cols, hide_index=True, key=key)
+
+
+def risk_and_follow_up(entity_type: str, entity_id: str, latest, *, area: str, key: str,
+                       caption: str | None = None) -> None:
+    """The end of a contract or supplier page: its risk assessment with the factor lines
+    behind it, then its controls and findings (a supplier's with the contract of each).
+    ``area`` is the page's text prefix (``views.kt`` / ``views.lv``), ``key`` its widget
+    key prefix, ``latest`` the current risk run (None: not scored yet)."""
+    st.subheader(t(f"{area}.risk_title"))
+    if latest is None:
+        no_risk_run()
+    else:
+        if caption:
+            st.caption(caption)
+        risk_widgets.assessment_summary(entity_type, entity_id, latest.run_id)
+        risk_widgets.explanation_table(entity_type, entity_id, latest.run_id, key=f"{key}_explain")
+    by = {f"{entity_type}_id": entity_id}
+    show_contract = entity_type == "supplier"
+    st.subheader(t(f"{area}.controls_title"))
+    controls_table(common.cached(views.controls_for, **by), key=f"{key}_controls", show_contract=show_contract)
+    st.subheader(t(f"{area}.findings_title"))
+    findings_table(common.cached(views.findings_for, **by), key=f"{key}_findings", show_contract=show_contract)
 
 
 def open_contract_here(contract_id: str) -> None:
