@@ -56,8 +56,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply every migration not yet applied; return the numbers applied now."""
+def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> list[int]:
+    """Apply every migration not yet applied (only those numbered up to ``until`` when
+    given: a database as an older release left it, for upgrade tests); return the
+    numbers applied now."""
     applied_now: list[int] = []
     with _migrate_lock:
         con.execute(
@@ -67,7 +69,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         )
         done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
         for number, name, path in migrations():
-            if number in done:
+            if number in done or (until is not None and number > until):
                 continue
             sql = path.read_text(encoding="utf-8")
             con.execute("BEGIN TRANSACTION")

@@ -146,16 +146,8 @@ def test_points_text_is_made_from_each_lines_points(demo_copy):
 def test_lines_stored_before_migration_10_keep_their_text(db_path):
     """A database scored before the lines were stored lean: migration 0010 carries every
     line over, and the view shows the stored text unchanged (no second points text)."""
-    import duckdb
-
     c = duckdb.connect(str(db_path))
-    c.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-              " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
-    for number, name, path in db.migrations():
-        if number >= 10:
-            break
-        c.execute(path.read_text(encoding="utf-8"))
-        c.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+    db.migrate(c, until=9)
     old = [(7, "contract", "K-1", "industry", "likelihood", 2.0, "Renhold (NACE 81.210): +2 sannsynlighet",
             "Cleaning (NACE 81.210): +2 likelihood", False, "4.3", 0),
            (7, "contract", "K-1", "value", "consequence", 0.0, "Kontraktsverdi 90 000 kr: ±0 konsekvens",
