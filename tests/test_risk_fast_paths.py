@@ -74,7 +74,9 @@ def test_templates_with_other_braces_or_wrong_arity_are_left_to_format(mem):
 # --------------------------------------------------------- whole runs: fast == reference
 
 def _rows(con, table: str, run_id: int) -> list:
-    return con.execute(f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? ORDER BY ALL", [run_id]).fetchall()
+    # (entity_no only ties a run's lines to its assessments: numbered in no set order)
+    drop = "run_id, entity_no" if table == "risk_assessments" else "run_id"
+    return con.execute(f"SELECT * EXCLUDE ({drop}) FROM {table} WHERE run_id = ? ORDER BY ALL", [run_id]).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +139,10 @@ def test_points_text_is_made_from_each_lines_points(demo_copy):
     # every line of the run is shown, once (the view adds nothing and loses nothing)
     assert con.execute("SELECT count(*) FROM risk_factors WHERE run_id = ?", [run]).fetchone()[0] == \
         con.execute("SELECT count(*) FROM risk_factor_lines WHERE run_id = ?", [run]).fetchone()[0]
+    # each assessment of the run has its own number, 1 … n (the lines refer to it)
+    assert con.execute("""SELECT count(*), count(DISTINCT entity_no), min(entity_no), max(entity_no)
+                          FROM risk_assessments WHERE run_id = ?""", [run]).fetchone() == (
+        (n := con.execute("SELECT count(*) FROM risk_assessments WHERE run_id = ?", [run]).fetchone()[0]), n, 1, n)
     # values beyond any table: the same rule
     for p, d in ((12.5, "likelihood"), (-10.25, "consequence"), (0.0, "likelihood"), (3.0, "consequence")):
         assert con.execute("SELECT risk_points_nb(?, ?), risk_points_en(?, ?)", [p, d, p, d]).fetchone() == (
@@ -144,8 +150,8 @@ def test_points_text_is_made_from_each_lines_points(demo_copy):
 
 
 def test_lines_stored_before_migration_10_keep_their_text(db_path):
-    """A database scored before the lines were stored lean: migration 0010 carries every
-    line over, and the view shows the stored text unchanged (no second points text)."""
+    """A database scored before the lines were stored lean: migrations 0010 and 0011 carry
+    every line over, and the view shows the stored text unchanged (no second points text)."""
     c = duckdb.connect(str(db_path))
     db.migrate(c, until=9)
     old = [(7, "contract", "K-1", "industry", "likelihood", 2.0, "Renhold (NACE 81.210): +2 sannsynlighet",
@@ -158,6 +164,10 @@ def test_lines_stored_before_migration_10_keep_their_text(db_path):
     c.executemany("""INSERT INTO risk_factors (run_id, entity_type, entity_id, factor, dimension, points,
                          explanation_nb, explanation_en, unknown, source, sort_order)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", old)
+    # (a run stores an assessment of every entity it has lines for)
+    c.execute("""INSERT INTO risk_assessments (run_id, entity_type, entity_id, likelihood, consequence, level,
+                                               required_step, covered)
+                 SELECT DISTINCT run_id, entity_type, entity_id, 1, 1, 'lav', 1, true FROM risk_factors""")
     c.close()
     c = db.connect(db_path)
     try:
@@ -165,6 +175,44 @@ def test_lines_stored_before_migration_10_keep_their_text(db_path):
                                     explanation_en, unknown, source, sort_order FROM risk_factors ORDER BY ALL""").fetchall()
         assert shown == sorted(old)
         assert c.execute("SELECT count(*) FROM risk_factor_parts WHERE NOT complete_text").fetchone()[0] == 0
+    finally:
+        c.close()
+
+
+def test_lines_stored_before_migration_11_keep_their_entity(db_path):
+    """Lines stored with their entity's type and id (0010) refer to their assessment's
+    number after 0011; the view shows every line as before, and each run's numbers are
+    1, 2, … once per assessment."""
+    c = duckdb.connect(str(db_path))
+    db.migrate(c, until=10)
+    assess = [(5, "contract", "K-1"), (5, "supplier", "911111111"), (6, "contract", "K-1"), (6, "contract", "K-2"),
+              (6, "supplier", "911111111"), (6, "supplier", "922222222")]
+    c.executemany("""INSERT INTO risk_assessments (run_id, entity_type, entity_id, likelihood, consequence, level,
+                                                   required_step, covered) VALUES (?, ?, ?, 1, 1, 'lav', 1, true)""",
+                  assess)
+    c.executemany("INSERT INTO risk_factor_parts (run_id, part, factor, sort_order, source) VALUES (?, ?, ?, ?, ?)",
+                  [(5, 1, "industry", 0, "4.3"), (6, 1, "industry", 0, "4.3"), (6, 2, "value", 3, "4.1")])
+    lines = [(5, "contract", "K-1", 1, "likelihood", 2.0, "Renhold", "Cleaning", False),
+             (5, "supplier", "911111111", 1, "likelihood", 2.0, "Renhold", "Cleaning", False),
+             (6, "contract", "K-1", 1, "likelihood", 1.5, "Bygg", "Construction", False),
+             (6, "contract", "K-2", 2, "consequence", 0.0, "Verdi", "Value", False),
+             (6, "supplier", "922222222", 1, "likelihood", 1.0, "Ukjent", "Unknown", True)]
+    c.executemany("""INSERT INTO risk_factor_lines (run_id, entity_type, entity_id, part, dimension, points,
+                                                    body_nb, body_en, unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                  lines)
+    query = """SELECT run_id, entity_type, entity_id, factor, dimension, points, explanation_nb, explanation_en,
+                      unknown, source, sort_order FROM risk_factors ORDER BY ALL"""
+    before = c.execute(query).fetchall()
+    c.close()
+    assert len(before) == len(lines)
+    c = db.connect(db_path)
+    try:
+        assert c.execute(query).fetchall() == before
+        numbers = c.execute("""SELECT run_id, list(entity_no ORDER BY entity_no) FROM risk_assessments
+                               GROUP BY run_id ORDER BY run_id""").fetchall()
+        assert numbers == [(5, [1, 2]), (6, [1, 2, 3, 4])]
+        assert c.execute("SELECT DISTINCT typeof(dimension) FROM risk_factor_lines").fetchall() == [
+            ("ENUM('likelihood', 'consequence')",)]
     finally:
         c.close()
 

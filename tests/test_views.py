@@ -92,15 +92,16 @@ def build_small(con, with_risk: bool = True):
     ]
     con.executemany(
         "INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department, likelihood,"
-        " consequence, level, required_step, covered, no_contract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 2, true, false)",
-        [(r, ty, i, s, cat, dep, lk, c, _level(lk, c)) for r, ty, i, s, cat, dep, lk, c in assess])
+        " consequence, level, required_step, covered, no_contract, entity_no)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 2, true, false, ?)",
+        [(r, ty, i, s, cat, dep, lk, c, _level(lk, c), n + 1) for n, (r, ty, i, s, cat, dep, lk, c) in enumerate(assess)])
     con.executemany("INSERT INTO risk_factor_parts (run_id, part, factor) VALUES (?, ?, ?)",
                     [(2, 1, "industry"), (2, 2, "value")])
     con.executemany(
-        "INSERT INTO risk_factor_lines (run_id, entity_type, entity_id, part, dimension, points, body_nb, body_en)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(2, "contract", "K-1", 1, "likelihood", 2.0, "Bransje", "Industry"),
-         (2, "contract", "K-1", 2, "consequence", 3.0, "Verdi", "Value")])
+        "INSERT INTO risk_factor_lines (run_id, entity_no, part, dimension, points, body_nb, body_en)"
+        " SELECT ?, entity_no, ?, ?, ?, ?, ? FROM risk_assessments WHERE run_id = 2 AND entity_id = 'K-1'",
+        [(2, 1, "likelihood", 2.0, "Bransje", "Industry"),
+         (2, 2, "consequence", 3.0, "Verdi", "Value")])
     return con
 
 

@@ -4,8 +4,8 @@ line by line.
 Each risk factor is a small indicator (``risk/indicators/``) that adds rows to
 ``risk_factors`` — (entity, factor, dimension likelihood|consequence, points,
 explanation in Norwegian and English) — set-based in SQL over all entities at once.
-(``risk_factors`` is a view over the stored ``risk_factor_lines`` and
-``risk_factor_parts``; it adds each line's points text from its own points.)
+(``risk_factors`` is a view over the stored ``risk_factor_lines``, ``risk_factor_parts``
+and ``risk_assessments``; it adds each line's points text from its own points.)
 The scores are computed from those stored points only, so the explanation a user
 sees is exactly what produced the number:
 

@@ -17,8 +17,11 @@ Steps of ``score_all`` (all inside one transaction):
 3. every enabled indicator adds its factor lines (``indicators``), all in one INSERT
    into ``risk_factor_lines``: a UNION ALL of the indicators' SELECTs written as one
    stream in indicator order, with each part's factor key, order and source stored once
-   in ``risk_factor_parts``; the view ``risk_factors`` joins them and adds the points
-   text ("+2 sannsynlighet") from each line's points (migration 0010);
+   in ``risk_factor_parts`` and each line's entity as its number in the run
+   (``entity_no``, from a sequence while ``_risk_base`` is built; the assessment stores
+   it too); the view ``risk_factors`` joins parts and assessments to show the factor key
+   and the entity's type and id, and adds the points text ("+2 sannsynlighet") from
+   each line's points (migrations 0010, 0011);
 4. each assessment is computed from those stored points only:
    likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
    reach (same for consequence), level = ``levels.matrix[likelihood][consequence]``,
@@ -180,6 +183,7 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
                   sp.ind_allm, coalesce(sp.ind_points, 0) AS ind_points, coalesce(sp.nace_goods, false) AS nace_goods,
                   coalesce(sp.has_register, false) AS has_register, sp.nace_name"""
     cov_params = {"allm_any": bool(g["allmenngjort_any_value"])}
+    con.execute("CREATE OR REPLACE TEMP SEQUENCE _risk_entity_seq START 1")
     _x(con,
         f"""CREATE TEMP TABLE _risk_base AS
         WITH _risk_sp AS (
@@ -358,8 +362,11 @@ def _build_base(con, cfg: dict, as_of: dt.date, win_start: dt.date, ended_after:
             SELECT t3.*, (coverage_reason = 'contracts' AND n_covered > 0)
                          OR coverage_reason IN ('above', 'allmenngjort') AS covered
             FROM t3)
-        -- (columns only the CTEs need are not stored)
-        SELECT * EXCLUDE (labour_raw, ref_date, nace_ver, nace_goods, cpv_kind, labour_eff_c)
+        -- (columns only the CTEs need are not stored; entity_no numbers the entities
+        -- of the run 1, 2, … in no particular order — a sequence, not a sorting window
+        -- over these wide rows: the factor lines and the assessment refer to it)
+        SELECT * EXCLUDE (labour_raw, ref_date, nace_ver, nace_goods, cpv_kind, labour_eff_c),
+               CAST(nextval('_risk_entity_seq') AS INTEGER) AS entity_no
         FROM (SELECT * FROM cbase UNION ALL BY NAME SELECT * FROM sbase)""",
         {**p, "ended_after": ended_after, **cov_params, "defver": g["nace_version_when_missing"]})
 
@@ -381,7 +388,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
         for sql, params in ind.build(ctx):
             sql, params = _concat_templates(sql, params)
             n = len(parts)
-            part = f"""SELECT entity_type, entity_id, dimension, round(points, 2) AS points,
+            part = f"""SELECT entity_no, dimension, round(points, 2) AS points,
                            body_nb, body_en, coalesce(unknown, false) AS unknown, {n + 1} AS part
                     FROM ({sql}
 ) x WHERE points IS NOT NULL AND {keep}"""
@@ -405,9 +412,9 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
                        SELECT $run, unnest(range(1, len($factors) + 1)), unnest($factors), unnest($orders),
                               unnest($sources)""",
                     {"run": run_id, "factors": meta["factor"], "orders": meta["order"], "sources": meta["source"]})
-        con.execute("""INSERT INTO risk_factor_lines (run_id, entity_type, entity_id, part, dimension, points,
+        con.execute("""INSERT INTO risk_factor_lines (run_id, entity_no, part, dimension, points,
                                                       body_nb, body_en, unknown)
-                       SELECT $eng_run, entity_type, entity_id, part, dimension, points, body_nb, body_en, unknown
+                       SELECT $eng_run, entity_no, part, dimension, points, body_nb, body_en, unknown
                        FROM (""" + "\nUNION ALL\n".join(p[0] for p in parts) + """)
                        ORDER BY part""",
                     {"eng_run": run_id, **{k: v for p in parts for k, v in p[1].items()}})
@@ -538,15 +545,15 @@ def _assess(con, run_id: int, cfg: dict) -> None:
         f"""INSERT INTO risk_assessments (run_id, entity_type, entity_id, supplier_id, category, department,
                    likelihood, consequence, level, required_step, covered, spend_12m, exposure, no_contract,
                    likelihood_points, consequence_points, contract_kind, active, threshold_nok,
-                   spend_without_contract_12m)
+                   spend_without_contract_12m, entity_no)
            WITH pts AS (
-               SELECT entity_type, entity_id,
+               SELECT entity_no,
                       round(coalesce(sum(points) FILTER (WHERE dimension = 'likelihood'), 0), 2) AS lp,
                       round(coalesce(sum(points) FILTER (WHERE dimension = 'consequence'), 0), 2) AS cp
-               FROM risk_factor_lines WHERE run_id = $run GROUP BY ALL),
+               FROM risk_factor_lines WHERE run_id = $run GROUP BY entity_no),
            s AS (
                SELECT b.*, coalesce(pts.lp, 0) AS lp, coalesce(pts.cp, 0) AS cp
-               FROM _risk_base b LEFT JOIN pts USING (entity_type, entity_id)),
+               FROM _risk_base b LEFT JOIN pts USING (entity_no)),
            {_CLASSIFY_CTES}
            SELECT $run, entity_type, entity_id, supplier_id, category, department, likelihood, consequence, level,
                   required_step, covered, spend_12m,
@@ -556,7 +563,7 @@ def _assess(con, run_id: int, cfg: dict) -> None:
                           estimated_value / CASE WHEN start_date IS NULL OR end_date IS NULL THEN 1.0
                                                  ELSE greatest(1.0, datediff('day', start_date, end_date) / 365.25) END
                       ELSE 0 END) * likelihood / 5.0, 0),
-                  no_contract, lp, cp, kind, active, thr_amount, nocontract_12m
+                  no_contract, lp, cp, kind, active, thr_amount, nocontract_12m, entity_no
            FROM s4""",
         {**_classify_params(cfg), "run": run_id},
     )
@@ -571,7 +578,8 @@ def _x(con, sql: str, params=None):
 
 def _drop_temp(con) -> None:
     try:
-        con.execute(";\n".join(f"DROP TABLE IF EXISTS temp.{t}" for t in TEMP_TABLES))
+        con.execute(";\n".join([f"DROP TABLE IF EXISTS temp.{t}" for t in TEMP_TABLES]
+                                + ["DROP SEQUENCE IF EXISTS temp._risk_entity_seq"]))
     except duckdb.TransactionException:
         pass  # the transaction failed and is rolled back, taking the temp tables with it
 

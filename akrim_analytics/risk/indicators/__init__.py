@@ -7,8 +7,11 @@ configuration, the as_of date and the explanation templates) and returns one or 
 (one row per assessed entity, see ``engine``), set-based over all entities at once,
 giving the columns::
 
-    entity_type, entity_id, dimension ('likelihood' | 'consequence'), points DOUBLE,
+    entity_type, entity_no, dimension ('likelihood' | 'consequence'), points DOUBLE,
     unknown BOOLEAN, body_nb VARCHAR, body_en VARCHAR
+
+(``entity_no`` is the entity's number in ``_risk_base``; the stored line refers to it
+and the view ``risk_factors`` shows the entity's type and id from its assessment.)
 
 Rows with NULL points are dropped, and so are ±0 lines of suppliers that do not
 report missing data (a supplier's list shows what moves its score; contracts keep

@@ -62,7 +62,7 @@ def coverage(ctx: Context):
         WITH th AS (
             SELECT thr_from AS th_from, thr_amount AS th_amount, thr_verified AS th_verified, {th}
             FROM (SELECT from_date AS thr_from, amount AS thr_amount, verified AS thr_verified FROM _risk_thr))
-        SELECT entity_type, entity_id, 'consequence' AS dimension, 0.0 AS points,
+        SELECT entity_type, entity_no, 'consequence' AS dimension, 0.0 AS points,
                kind IS NULL OR coverage_reason = 'value_unknown' AS unknown,
                {body('nb')} AS body_nb, {body('en')} AS body_en
         FROM _risk_base LEFT JOIN th ON th.th_from = thr_from AND th.th_amount = thr_amount
@@ -85,7 +85,7 @@ def contract_value(ctx: Context):
     case, bp = band_sql("estimated_value", ctx.get("bands", []))
     p = {**ctx.tpls("value", "total", "total_one", "unknown"), **bp, "unknown_points": float(ctx.get("unknown_points", 1.0))}
     sql = f"""
-        SELECT entity_type, entity_id, 'consequence' AS dimension,
+        SELECT entity_type, entity_no, 'consequence' AS dimension,
                CASE WHEN estimated_value IS NULL THEN $unknown_points ELSE {case} END AS points,
                estimated_value IS NULL AS unknown,
                CASE WHEN estimated_value IS NULL THEN $unknown_nb
@@ -117,7 +117,7 @@ def spend(ctx: Context):
     p = {**ctx.tpl("spend"), **bp, "months": int(ctx.cfg["general"]["window_months"]), "lowest": lowest}
     # suppliers below the lowest band would get a ±0 line, which is not kept: skip them early
     sql = f"""
-        SELECT entity_type, entity_id, 'consequence' AS dimension, {case} AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'consequence' AS dimension, {case} AS points, false AS unknown,
                format($spend_nb, risk_nok_nb(spend_12m), $months) AS body_nb,
                format($spend_en, risk_nok_en(spend_12m), $months) AS body_en
         FROM _risk_base
@@ -138,7 +138,7 @@ def workers(ctx: Context):
     case, bp = band_sql("workers", ctx.get("bands", []))
     p = {**ctx.tpls("count", "count_one", "unknown"), **bp, "unknown_points": float(ctx.get("unknown_points", 0.0))}
     sql = f"""
-        SELECT entity_type, entity_id, 'consequence' AS dimension,
+        SELECT entity_type, entity_no, 'consequence' AS dimension,
                CASE WHEN workers IS NULL THEN $unknown_points ELSE {case} END AS points,
                workers IS NULL AS unknown,
                CASE WHEN workers IS NULL THEN $unknown_nb WHEN workers = 1 THEN $count_one_nb
@@ -168,7 +168,7 @@ def duration(ctx: Context):
         WITH d AS (
             SELECT *, datediff('month', start_date, end_date + INTERVAL 1 DAY) AS months
             FROM _risk_base WHERE entity_type = 'contract' AND start_date IS NOT NULL)
-        SELECT entity_type, entity_id, 'consequence' AS dimension,
+        SELECT entity_type, entity_no, 'consequence' AS dimension,
                CASE WHEN end_date IS NULL THEN $open_points ELSE {case} END AS points, false AS unknown,
                CASE WHEN end_date IS NULL THEN format($open_nb, risk_d_nb(start_date))
                     ELSE format($months_nb, months, risk_d_nb(start_date), risk_d_nb(end_date)) END AS body_nb,

@@ -20,7 +20,7 @@ def labour(ctx: Context):
     p = {**ctx.tpls("yes", "assumed", "unknown"), "points": float(ctx.get("points", 1.0)),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN labour_eff THEN $points WHEN labour_eff IS NULL THEN $unknown_points END AS points,
                labour_eff IS NULL AS unknown,
                CASE WHEN labour_eff IS NULL THEN $unknown_nb WHEN labour_from_industry THEN $assumed_nb
@@ -50,7 +50,7 @@ def subcontractors(ctx: Context):
          "within_points": float(ctx.get("within_limit_points", 1.0)),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN subcontractor_levels > $limit THEN $over_points
                     WHEN subcontractor_levels >= 1 THEN $within_points
                     WHEN subcontractor_levels IS NULL THEN $unknown_points END AS points,
@@ -83,7 +83,7 @@ def foreign_workers(ctx: Context):
     p = {**ctx.tpls("yes", "unknown"), "points": float(ctx.get("points", 1.0)),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN foreign_workers THEN $points ELSE $unknown_points END AS points,
                foreign_workers IS NULL AS unknown,
                CASE WHEN foreign_workers THEN $yes_nb ELSE $unknown_nb END AS body_nb,
@@ -112,7 +112,7 @@ def clauses(ctx: Context):
          "unknown_points": float(ctx.get("unknown_points", 0.0)),
          "ser_inds": list(ctx.get("seriousness_industries", []))}
     wage = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN wage_clause = false THEN $wage_points ELSE $unknown_points END AS points,
                wage_clause IS NULL AS unknown,
                CASE WHEN wage_clause = false THEN $no_wage_nb ELSE $wage_unknown_nb END AS body_nb,
@@ -120,7 +120,7 @@ def clauses(ctx: Context):
         FROM _risk_base
         WHERE entity_type = 'contract' AND covered AND wage_clause IS DISTINCT FROM true"""
     ser = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $ser_points AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $ser_points AS points, false AS unknown,
                $no_seriousness_nb AS body_nb, $no_seriousness_en AS body_en
         FROM _risk_base
         WHERE entity_type = 'contract' AND covered AND seriousness_clause = false

@@ -52,7 +52,7 @@ def findings(ctx: Context):
             FROM f GROUP BY supplier_id)"""
     sev = """CASE worst WHEN 'high' THEN $sev_high_{l} WHEN 'medium' THEN $sev_medium_{l} ELSE $sev_low_{l} END"""
     open_sql = base + f"""
-        SELECT b.entity_type, b.entity_id, 'likelihood' AS dimension, agg.open_pts AS points, false AS unknown,
+        SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, agg.open_pts AS points, false AS unknown,
                CASE WHEN agg.n_open = 1 THEN format($open_one_nb, {sev.format(l='nb')}, risk_d_nb(agg.last_open))
                     ELSE format($open_nb, agg.n_open, {sev.format(l='nb')}, risk_d_nb(agg.last_open)) END AS body_nb,
                CASE WHEN agg.n_open = 1 THEN format($open_one_en, {sev.format(l='en')}, risk_d_en(agg.last_open))
@@ -60,7 +60,7 @@ def findings(ctx: Context):
         FROM _risk_base b JOIN agg ON agg.supplier_id = b.supplier_id
         WHERE agg.n_open > 0"""
     closed_sql = base + """
-        SELECT b.entity_type, b.entity_id, 'likelihood' AS dimension,
+        SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension,
                round($cp * greatest(0.0, 1.0 - datediff('day', agg.last_closed, $as_of) / $fade), 1) AS points,
                false AS unknown,
                CASE WHEN agg.n_closed = 1 THEN format($closed_one_nb, risk_d_nb(agg.last_closed))
@@ -98,7 +98,7 @@ def clean_controls(ctx: Context):
             SELECT supplier_id, arg_min({'contract_id': contract_id, 'step': step, 'done': done_date, 'credit': credit},
                                         credit) AS m
             FROM k WHERE credit <> 0 GROUP BY supplier_id)
-        SELECT b.entity_type, b.entity_id, 'likelihood' AS dimension, best.m.credit AS points, false AS unknown,
+        SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, best.m.credit AS points, false AS unknown,
                format($clean_nb, best.m.step, risk_d_nb(best.m.done), best.m.contract_id) AS body_nb,
                format($clean_en, best.m.step, risk_d_en(best.m.done), best.m.contract_id) AS body_en
         FROM _risk_base b JOIN best ON best.supplier_id = b.supplier_id"""
@@ -124,7 +124,7 @@ def self_report(ctx: Context):
          "grace": ctx.as_of - dt.timedelta(days=int(ctx.get("grace_days", 31)))}
     cte = """
         WITH c AS (
-            SELECT b.entity_type, b.entity_id, b.supplier_id,
+            SELECT b.entity_type, b.entity_no, b.supplier_id,
                    NOT EXISTS (SELECT 1 FROM controls k
                                WHERE k.contract_id = b.contract_id AND k.step = 1 AND k.done_date <= $as_of
                                  AND k.done_date > $since AND k.outcome IN ('clean', 'findings')) AS missing
@@ -132,16 +132,18 @@ def self_report(ctx: Context):
             WHERE b.entity_type = 'contract' AND b.covered AND b.active
               AND coalesce(b.start_date, DATE '1900-01-01') <= $grace)"""
     contract_sql = cte + """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
                format($missing_nb, $months) AS body_nb, format($missing_en, $months) AS body_en
         FROM c WHERE missing"""
-    supplier_sql = cte + """
-        SELECT 'supplier' AS entity_type, supplier_id AS entity_id, 'likelihood' AS dimension, $points AS points,
-               false AS unknown,
-               format($missing_supplier_nb, count(*) FILTER (WHERE missing), count(*), $months) AS body_nb,
-               format($missing_supplier_en, count(*) FILTER (WHERE missing), count(*), $months) AS body_en
-        FROM c WHERE supplier_id IS NOT NULL
-        GROUP BY supplier_id HAVING bool_or(missing)"""
+    supplier_sql = cte + """,
+        s AS (
+            SELECT supplier_id, count(*) FILTER (WHERE missing) AS n_missing, count(*) AS n
+            FROM c WHERE supplier_id IS NOT NULL
+            GROUP BY supplier_id HAVING bool_or(missing))
+        SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
+               format($missing_supplier_nb, s.n_missing, s.n, $months) AS body_nb,
+               format($missing_supplier_en, s.n_missing, s.n, $months) AS body_en
+        FROM s JOIN _risk_base b ON b.entity_type = 'supplier' AND b.entity_id = s.supplier_id"""
     return [(contract_sql, p), (supplier_sql, p)]
 
 
@@ -159,7 +161,7 @@ def no_contract(ctx: Context):
     months = int(ctx.cfg["general"]["window_months"])
     p = {**ctx.tpl("spend"), "points": float(ctx.get("points", 1.0)), "months": months}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
                format($spend_nb, risk_nok_nb(spend_12m), $months) AS body_nb,
                format($spend_en, risk_nok_en(spend_12m), $months) AS body_en
         FROM _risk_base WHERE entity_type = 'supplier' AND no_contract AND spend_12m > 0"""

@@ -25,7 +25,7 @@ def industry(ctx: Context):
     p = {**ctx.tpls("nace", "cpv", "other", "other_named", "unknown", "status_ja", "status_delvis", "status_nei"),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
     sql = f"""
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN ind_key IS NOT NULL AND ind_points >= cpv_points THEN ind_points
                     WHEN cpv_prefix IS NOT NULL AND cpv_points > 0 THEN cpv_points
                     WHEN nace_code IS NOT NULL THEN 0.0

@@ -23,7 +23,7 @@ def register_unknown(ctx: Context):
     """
     p = {**ctx.tpls("no_supplier", "not_looked_up", "no_orgnr"), "points": float(ctx.get("points", 1.0))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, true AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, true AS unknown,
                CASE WHEN supplier_id IS NULL THEN $no_supplier_nb
                     WHEN orgnr IS NULL THEN $no_orgnr_nb ELSE $not_looked_up_nb END AS body_nb,
                CASE WHEN supplier_id IS NULL THEN $no_supplier_en
@@ -50,12 +50,12 @@ def register_status(ctx: Context):
                        ("forced_dissolution", "forced_dissolution")):
         p = {**ctx.tpl(flag), "points": float(ctx.get(f"{flag}_points", 3.0))}
         out.append((f"""
-            SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, false AS unknown,
+            SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
                    ${flag}_nb AS body_nb, ${flag}_en AS body_en
             FROM _risk_base WHERE has_register AND {cond}""", p))
     p = {**ctx.tpl("deleted"), "points": float(ctx.get("deleted_points", 3.0))}
     out.append(("""
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
                format($deleted_nb, risk_d_nb(deleted_date)) AS body_nb,
                format($deleted_en, risk_d_en(deleted_date)) AS body_en
         FROM _risk_base WHERE has_register AND deleted_date <= $as_of""", p))
@@ -77,7 +77,7 @@ def enk_nuf(ctx: Context):
     p = {**ctx.tpls("enk", "nuf", "nuf_other"), "enk_points": float(ctx.get("enk_points", 1.0)),
          "nuf_points": float(ctx.get("nuf_points", 1.0)), "nuf_other_points": float(ctx.get("nuf_other_points", 0.5))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN org_form = 'ENK' THEN $enk_points WHEN risky THEN $nuf_points ELSE $nuf_other_points END
                    AS points,
                false AS unknown,
@@ -103,7 +103,7 @@ def vat(ctx: Context):
          "min_invoiced": float(ctx.get("min_invoiced", 50_000)), "unknown_points": float(ctx.get("unknown_points", 0.5)),
          "months": int(ctx.cfg["general"]["window_months"])}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN vat_registered = false THEN $points ELSE $unknown_points END AS points,
                vat_registered IS NULL AS unknown,
                CASE WHEN vat_registered = false
@@ -132,7 +132,7 @@ def employees(ctx: Context):
     p = {**ctx.tpls("none", "unknown"), "points": float(ctx.get("points", 2.0)),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN employees = 0 THEN $points ELSE $unknown_points END AS points,
                employees IS NULL AS unknown,
                CASE WHEN employees = 0 THEN $none_nb ELSE $unknown_nb END AS body_nb,
@@ -163,7 +163,7 @@ def newly_founded(ctx: Context):
                    least(first_invoice, start_date) AS first_seen
             FROM _risk_base WHERE has_register),
         g AS (SELECT *, datediff('month', founded, first_seen) AS gap FROM b)
-        SELECT entity_type, entity_id, 'likelihood' AS dimension,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN founded IS NULL THEN $unknown_points ELSE $points END AS points,
                founded IS NULL AS unknown,
                CASE WHEN founded IS NULL THEN $unknown_nb
@@ -195,7 +195,7 @@ def annual_accounts(ctx: Context):
     p = {**ctx.tpls("old", "none"), "points": float(ctx.get("points", 1.0)),
          "forms": list(ctx.get("org_forms", ["AS", "ASA"])), "expected": expected}
     sql = """
-        SELECT entity_type, entity_id, 'likelihood' AS dimension, $points AS points, false AS unknown,
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
                CASE WHEN last_accounts_year IS NULL THEN format($none_nb, $expected)
                     ELSE format($old_nb, last_accounts_year, $expected) END AS body_nb,
                CASE WHEN last_accounts_year IS NULL THEN format($none_en, $expected)
