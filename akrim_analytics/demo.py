@@ -448,10 +448,22 @@ def _contract_name(rng, s: dict, dept_name: str, annual: float = 0.0) -> str:
 
 def _contracts(rng, con, sup: list[dict], dept_names: dict[str, str]) -> list[dict]:
     by_id = {s["supplier_id"]: s for s in sup}
+    # Deterministic in every detail (the random draws below follow this order): the most
+    # frequent department and category with ties to the smallest code (DuckDB's mode()
+    # breaks ties by whichever parallel batch came first), equal totals by supplier.
     stats = con.execute(
-        """SELECT supplier_id, sum(amount) AS total, min(posting_date) AS first, max(posting_date) AS last,
-                  mode(department) AS dept, mode(category) AS cat
-           FROM spend GROUP BY supplier_id ORDER BY total DESC"""
+        """WITH d AS (SELECT supplier_id, department, count(*) AS n FROM spend
+                      WHERE department IS NOT NULL GROUP BY ALL),
+                c AS (SELECT supplier_id, category, count(*) AS n FROM spend
+                      WHERE category IS NOT NULL GROUP BY ALL),
+                t AS (SELECT supplier_id, sum(amount) AS total, min(posting_date) AS first,
+                             max(posting_date) AS last FROM spend GROUP BY supplier_id)
+           SELECT t.supplier_id, t.total, t.first, t.last,
+                  (SELECT first(d.department ORDER BY d.n DESC, d.department) FROM d
+                   WHERE d.supplier_id = t.supplier_id) AS dept,
+                  (SELECT first(c.category ORDER BY c.n DESC, c.category) FROM c
+                   WHERE c.supplier_id = t.supplier_id) AS cat
+           FROM t ORDER BY t.total DESC, t.supplier_id"""
     ).fetchall()
     contracts: list[dict] = []
     people = [f"{f} {l}" for f in FIRST_NAMES[:12] for l in SURNAMES[:10]]
