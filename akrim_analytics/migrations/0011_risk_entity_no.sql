@@ -3,10 +3,11 @@
 --
 -- A full re-score writes some 220 000 factor lines for the 20 000-contract benchmark,
 -- and writing (compressing) each line's entity type and id as text was a third of
--- that write. Each assessment now carries ``entity_no`` (1, 2, … within its run,
--- in entity type and id order), the lines refer to it, and the view joins the
--- assessment to show the entity's type and id. Lines of runs stored before keep
--- their entity: the number is given to every stored assessment here.
+-- that write. Each assessment now carries ``entity_no`` (1, 2, … within its run; a
+-- new run numbers its entities in no set order), the lines refer to it, and the view
+-- joins the assessment to show the entity's type and id. Lines of runs stored before
+-- keep their entity: every stored assessment is numbered here, in entity type and id
+-- order.
 
 CREATE TYPE risk_dimension AS ENUM ('likelihood', 'consequence');
 

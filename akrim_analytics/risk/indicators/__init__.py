@@ -20,8 +20,8 @@ registered with ``always=True`` (the coverage line). The engine stores the rows 
 ``risk_factor_lines`` (the factor key and source once per part, in ``risk_factor_parts``);
 the view ``risk_factors`` shows each with its points text ("+2 sannsynlighet") made
 from the line's own points. The scores are computed from those stored points only.
-Parameters are named (``$name``) and always bound; explanation templates come from ``locale/risk.toml`` (keys
-``risk.x.<key>.<name>``) and are filled with DuckDB's ``format`` (the engine turns
+Parameters are named (``$name``) and always bound; explanation templates come from
+``locale/risk.toml`` (keys ``risk.x.<key>.<name>``) and are filled with DuckDB's ``format`` (the engine turns
 ``format($tpl, …)`` of a template with plain ``{}`` placeholders into the same text by
 concatenation, which is several times cheaper per line; see ``engine._concat_templates``).
 
