@@ -6,11 +6,15 @@ sannsynlighet") when the ``risk_factors`` view is read instead of storing it in 
 line, (3) making the coverage line's threshold text once per threshold, (4) computing
 each supplier's spend facts once (``_risk_ss``) and (5) writing the factor lines as one
 stream ordered by indicator, with factor key, order and source stored once per part.
+Since migration 0012 the built-in indicators store a template number and values instead
+of whole texts (``tests/test_risk_explanation_store.py`` checks that the view's text is
+format()'s), which took the place of (3); (1) still serves an indicator that gives whole
+texts and is checked here on its own.
 
-(1) and (3) can be switched off; the demo municipality is scored with and without them
-and every stored line and assessment must be identical. (2), (4) and (5) are checked
-against values computed independently (the points text by the formats it replaced;
-lines stored before (2) keep their whole text)."""
+The demo municipality is scored with and without (1) and (3)'s switches and every stored
+line and assessment must be identical. (2), (4) and (5) are checked against values
+computed independently (the points text by the formats it replaced; lines stored before
+(2) keep their whole text)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -16,12 +16,13 @@ Steps of ``score_all`` (all inside one transaction):
    ``_risk_sup``, the register data);
 3. every enabled indicator adds its factor lines (``indicators``), all in one INSERT
    into ``risk_factor_lines``: a UNION ALL of the indicators' SELECTs written as one
-   stream in indicator order, with each part's factor key, order and source stored once
-   in ``risk_factor_parts`` and each line's entity as its number in the run
-   (``entity_no``, from a sequence while ``_risk_base`` is built; the assessment stores
-   it too); the view ``risk_factors`` joins parts and assessments to show the factor key
-   and the entity's type and id, and adds the points text ("+2 sannsynlighet") from
-   each line's points (migrations 0010, 0011);
+   stream in indicator order, with each part's factor key, order, source and
+   explanation templates stored once in ``risk_factor_parts`` and each line's entity as
+   its number in the run (``entity_no``, from a sequence while ``_risk_base`` is built;
+   the assessment stores it too) and its explanation as a template number and values;
+   the view ``risk_factors`` joins parts and assessments to show the factor key and the
+   entity's type and id, writes the explanation in both languages and adds the points
+   text ("+2 sannsynlighet") from each line's points (migrations 0010, 0011, 0012);
 4. each assessment is computed from those stored points only:
    likelihood = 1 + number of ``scoring.likelihood_bands`` the likelihood points
    reach (same for consequence), level = ``levels.matrix[likelihood][consequence]``,
@@ -54,7 +55,7 @@ import duckdb
 from .. import audit, db, spendfacts
 from ..auth import User, require
 from . import config as rconfig
-from .indicators import INDICATORS, Context
+from .indicators import INDICATORS, MAX_VALUES, Context
 
 # Seconds per stage of the last run in this process (for the benchmark).
 LAST_TIMINGS: dict[str, float] = {}
@@ -378,18 +379,34 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     key, display order and source (its section of domain.md)."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, dict]] = []   # (SELECT of the part, its renamed parameters)
-    meta: dict[str, list] = {"factor": [], "order": [], "source": []}  # per part: risk_factor_parts
+    # per part: risk_factor_parts (the templates of an indicator that uses Context.explain)
+    meta: dict[str, list] = {"factor": [], "order": [], "source": [], "nb": [], "en": [], "fmt": []}
     for order, ind in enumerate(INDICATORS):
         sec = settings.get(ind.key, {})
         if not sec.get("enabled", True):
             continue
         ctx = Context(cfg=cfg, settings=sec, as_of=as_of, window_start=win_start, key=ind.key)
         keep = "true" if ind.always else "(points <> 0 OR unknown OR entity_type = 'contract')"
-        for sql, params in ind.build(ctx):
+        built = ind.build(ctx)
+        templates = ctx.templates()
+        values = [f"a{j}" for j in range(1, MAX_VALUES + 1)]
+        if templates:
+            # template + values (Context.explain): the view writes the text; a line with
+            # no template or a missing value fails the run, as a missing text always did
+            missing = _sql_text(f"risk indicator {ind.key}: a line without its explanation")
+            counts = "[" + ", ".join(str(len(t[2])) for t in templates) + "]"
+            most = max(len(t[2]) for t in templates)
+            gaps = " OR ".join(f"(a{j} IS NULL AND {counts}[tpl] >= {j})" for j in range(1, most + 1))
+            check = f"CASE WHEN {gaps} THEN error({missing}) END, " if most else ""
+            text_cols = (f"NULL::VARCHAR AS body_nb, NULL::VARCHAR AS body_en, "
+                         f"coalesce({check}tpl, error({missing})) AS tpl, " + ", ".join(values))
+        else:
+            text_cols = "body_nb, body_en, NULL::SMALLINT AS tpl, " + ", ".join(f"NULL::VARCHAR AS {v}" for v in values)
+        for sql, params in built:
             sql, params = _concat_templates(sql, params)
             n = len(parts)
             part = f"""SELECT entity_no, dimension, round(points, 2) AS points,
-                           body_nb, body_en, coalesce(unknown, false) AS unknown, {n + 1} AS part
+                           {text_cols}, coalesce(unknown, false) AS unknown, {n + 1} AS part
                     FROM ({sql}
 ) x WHERE points IS NOT NULL AND {keep}"""
             bound = _bind(part, {**params, "as_of": as_of, "win": win_start})
@@ -398,6 +415,9 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
             meta["factor"].append(ind.key)
             meta["order"].append(order)
             meta["source"].append(ind.source)
+            meta["nb"].append([t[0] for t in templates] if templates else None)
+            meta["en"].append([t[1] for t in templates] if templates else None)
+            meta["fmt"].append([t[2] for t in templates] if templates else None)
     if not parts:
         return
     # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order,
@@ -408,18 +428,26 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     # points when the ``risk_factors`` view is read (migration 0010): fewer bytes to sort
     # and compress per line.
     try:
-        con.execute("""INSERT INTO risk_factor_parts (run_id, part, factor, sort_order, source)
+        con.execute("""INSERT INTO risk_factor_parts (run_id, part, factor, sort_order, source, tpl_nb, tpl_en, tpl_fmt)
                        SELECT $run, unnest(range(1, len($factors) + 1)), unnest($factors), unnest($orders),
-                              unnest($sources)""",
-                    {"run": run_id, "factors": meta["factor"], "orders": meta["order"], "sources": meta["source"]})
+                              unnest($sources), unnest($nb::VARCHAR[][][]), unnest($en::VARCHAR[][][]),
+                              unnest($fmt::VARCHAR[][][])""",
+                    {"run": run_id, "factors": meta["factor"], "orders": meta["order"], "sources": meta["source"],
+                     "nb": meta["nb"], "en": meta["en"], "fmt": meta["fmt"]})
         con.execute("""INSERT INTO risk_factor_lines (run_id, entity_no, part, dimension, points,
-                                                      body_nb, body_en, unknown)
-                       SELECT $eng_run, entity_no, part, dimension, points, body_nb, body_en, unknown
+                                                      body_nb, body_en, tpl, a1, a2, a3, a4, a5, a6, unknown)
+                       SELECT $eng_run, entity_no, part, dimension, points, body_nb, body_en, tpl,
+                              a1, a2, a3, a4, a5, a6, unknown
                        FROM (""" + "\nUNION ALL\n".join(p[0] for p in parts) + """)
                        ORDER BY part""",
                     {"eng_run": run_id, **{k: v for p in parts for k, v in p[1].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
+
+
+def _sql_text(text: str) -> str:
+    """A fixed text of ours as an SQL string literal (never a user's value)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")

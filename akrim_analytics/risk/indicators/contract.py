@@ -2,7 +2,7 @@
 workers and the required contract clauses."""
 from __future__ import annotations
 
-from . import Context, indicator
+from . import Context, const, indicator, text, val
 
 
 @indicator("labour", "domain.md §1.2 (labour intensity, low skill), §4.1")
@@ -17,16 +17,13 @@ def labour(ctx: Context):
 
     Settings: ``points``, ``unknown_points``.
     """
-    p = {**ctx.tpls("yes", "assumed", "unknown"), "points": float(ctx.get("points", 1.0)),
-         "unknown_points": float(ctx.get("unknown_points", 0.5))}
-    sql = """
+    p = {"points": float(ctx.get("points", 1.0)), "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    explain = ctx.explain(("labour_eff IS NULL", text("unknown")), ("labour_from_industry", text("assumed")),
+                          (None, text("yes")))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN labour_eff THEN $points WHEN labour_eff IS NULL THEN $unknown_points END AS points,
-               labour_eff IS NULL AS unknown,
-               CASE WHEN labour_eff IS NULL THEN $unknown_nb WHEN labour_from_industry THEN $assumed_nb
-                    ELSE $yes_nb END AS body_nb,
-               CASE WHEN labour_eff IS NULL THEN $unknown_en WHEN labour_from_industry THEN $assumed_en
-                    ELSE $yes_en END AS body_en
+               labour_eff IS NULL AS unknown, {explain}
         FROM _risk_base
         WHERE labour_eff IS DISTINCT FROM false"""
     return [(sql, p)]
@@ -45,24 +42,21 @@ def subcontractors(ctx: Context):
 
     Settings: ``limit``, ``within_limit_points``, ``over_limit_points``, ``unknown_points``.
     """
-    p = {**ctx.tpls("over", "within", "within_one", "unknown"), "limit": int(ctx.get("limit", 2)),
-         "over_points": float(ctx.get("over_limit_points", 3.0)),
+    limit = int(ctx.get("limit", 2))
+    p = {"limit": limit, "over_points": float(ctx.get("over_limit_points", 3.0)),
          "within_points": float(ctx.get("within_limit_points", 1.0)),
          "unknown_points": float(ctx.get("unknown_points", 0.5))}
-    sql = """
+    explain = ctx.explain(
+        ("subcontractor_levels > $limit", text("over", val("subcontractor_levels"), const(limit))),
+        ("subcontractor_levels = 1", text("within_one")),
+        ("subcontractor_levels >= 1", text("within", val("subcontractor_levels"))),
+        (None, text("unknown")))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN subcontractor_levels > $limit THEN $over_points
                     WHEN subcontractor_levels >= 1 THEN $within_points
                     WHEN subcontractor_levels IS NULL THEN $unknown_points END AS points,
-               subcontractor_levels IS NULL AS unknown,
-               CASE WHEN subcontractor_levels > $limit THEN format($over_nb, subcontractor_levels, $limit)
-                    WHEN subcontractor_levels = 1 THEN $within_one_nb
-                    WHEN subcontractor_levels >= 1 THEN format($within_nb, subcontractor_levels)
-                    ELSE $unknown_nb END AS body_nb,
-               CASE WHEN subcontractor_levels > $limit THEN format($over_en, subcontractor_levels, $limit)
-                    WHEN subcontractor_levels = 1 THEN $within_one_en
-                    WHEN subcontractor_levels >= 1 THEN format($within_en, subcontractor_levels)
-                    ELSE $unknown_en END AS body_en
+               subcontractor_levels IS NULL AS unknown, {explain}
         FROM _risk_base
         WHERE subcontractor_levels >= 1
            OR (subcontractor_levels IS NULL AND labour_eff IS DISTINCT FROM false AND n_contracts > 0)"""
@@ -80,14 +74,12 @@ def foreign_workers(ctx: Context):
 
     Settings: ``points``, ``unknown_points``.
     """
-    p = {**ctx.tpls("yes", "unknown"), "points": float(ctx.get("points", 1.0)),
-         "unknown_points": float(ctx.get("unknown_points", 0.5))}
-    sql = """
+    p = {"points": float(ctx.get("points", 1.0)), "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    explain = ctx.explain(("foreign_workers", text("yes")), (None, text("unknown")))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN foreign_workers THEN $points ELSE $unknown_points END AS points,
-               foreign_workers IS NULL AS unknown,
-               CASE WHEN foreign_workers THEN $yes_nb ELSE $unknown_nb END AS body_nb,
-               CASE WHEN foreign_workers THEN $yes_en ELSE $unknown_en END AS body_en
+               foreign_workers IS NULL AS unknown, {explain}
         FROM _risk_base
         WHERE foreign_workers OR (foreign_workers IS NULL AND labour_eff IS DISTINCT FROM false AND n_contracts > 0)"""
     return [(sql, p)]
@@ -106,22 +98,20 @@ def clauses(ctx: Context):
     Settings: ``wage_clause_points``, ``seriousness_clause_points``,
     ``seriousness_industries`` (industry keys), ``unknown_points``.
     """
-    p = {**ctx.tpls("no_wage", "wage_unknown", "no_seriousness"),
-         "wage_points": float(ctx.get("wage_clause_points", 1.0)),
+    p = {"wage_points": float(ctx.get("wage_clause_points", 1.0)),
          "ser_points": float(ctx.get("seriousness_clause_points", 0.5)),
          "unknown_points": float(ctx.get("unknown_points", 0.0)),
          "ser_inds": list(ctx.get("seriousness_industries", []))}
-    wage = """
+    wage_text = ctx.explain(("wage_clause = false", text("no_wage")), (None, text("wage_unknown")))
+    wage = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN wage_clause = false THEN $wage_points ELSE $unknown_points END AS points,
-               wage_clause IS NULL AS unknown,
-               CASE WHEN wage_clause = false THEN $no_wage_nb ELSE $wage_unknown_nb END AS body_nb,
-               CASE WHEN wage_clause = false THEN $no_wage_en ELSE $wage_unknown_en END AS body_en
+               wage_clause IS NULL AS unknown, {wage_text}
         FROM _risk_base
         WHERE entity_type = 'contract' AND covered AND wage_clause IS DISTINCT FROM true"""
-    ser = """
+    ser = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension, $ser_points AS points, false AS unknown,
-               $no_seriousness_nb AS body_nb, $no_seriousness_en AS body_en
+               {ctx.explain((None, text("no_seriousness")))}
         FROM _risk_base
         WHERE entity_type = 'contract' AND covered AND seriousness_clause = false
           AND list_contains($ser_inds::VARCHAR[], ind_key)"""

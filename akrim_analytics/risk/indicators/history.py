@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import Context, indicator
+from . import Context, const, date, indicator, nok, pick, text, val
 
 
 def _months_before(d: dt.date, months: int) -> dt.date:
@@ -29,8 +29,7 @@ def findings(ctx: Context):
     ``closed_points``, ``closed_fade_days``.
     """
     fade = float(ctx.get("closed_fade_days", 1095))
-    p = {**ctx.tpls("open", "open_one", "closed", "closed_one", "sev_low", "sev_medium", "sev_high"),
-         "lp": float(ctx.get("open_low_points", 1.0)), "mp": float(ctx.get("open_medium_points", 2.0)),
+    p = {"lp": float(ctx.get("open_low_points", 1.0)), "mp": float(ctx.get("open_medium_points", 2.0)),
          "hp": float(ctx.get("open_high_points", 3.0)), "cp": float(ctx.get("closed_points", 1.0)),
          "fade": fade, "horizon": ctx.as_of - dt.timedelta(days=int(fade))}
     base = """
@@ -50,23 +49,20 @@ def findings(ctx: Context):
                    count(*) FILTER (WHERE NOT open_at AND closed_on > $horizon) AS n_closed,
                    max(closed_on) FILTER (WHERE NOT open_at) AS last_closed
             FROM f GROUP BY supplier_id)"""
-    sev = """CASE worst WHEN 'high' THEN $sev_high_{l} WHEN 'medium' THEN $sev_medium_{l} ELSE $sev_low_{l} END"""
+    sev = pick(("worst = 'high'", "sev_high"), ("worst = 'medium'", "sev_medium"), (None, "sev_low"))
+    open_text = ctx.explain(("agg.n_open = 1", text("open_one", sev, date("agg.last_open"))),
+                            (None, text("open", val("agg.n_open"), sev, date("agg.last_open"))))
     open_sql = base + f"""
         SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, agg.open_pts AS points, false AS unknown,
-               CASE WHEN agg.n_open = 1 THEN format($open_one_nb, {sev.format(l='nb')}, risk_d_nb(agg.last_open))
-                    ELSE format($open_nb, agg.n_open, {sev.format(l='nb')}, risk_d_nb(agg.last_open)) END AS body_nb,
-               CASE WHEN agg.n_open = 1 THEN format($open_one_en, {sev.format(l='en')}, risk_d_en(agg.last_open))
-                    ELSE format($open_en, agg.n_open, {sev.format(l='en')}, risk_d_en(agg.last_open)) END AS body_en
+               {open_text}
         FROM _risk_base b JOIN agg ON agg.supplier_id = b.supplier_id
         WHERE agg.n_open > 0"""
-    closed_sql = base + """
+    closed_text = ctx.explain(("agg.n_closed = 1", text("closed_one", date("agg.last_closed"))),
+                              (None, text("closed", val("agg.n_closed"), date("agg.last_closed"))))
+    closed_sql = base + f"""
         SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension,
                round($cp * greatest(0.0, 1.0 - datediff('day', agg.last_closed, $as_of) / $fade), 1) AS points,
-               false AS unknown,
-               CASE WHEN agg.n_closed = 1 THEN format($closed_one_nb, risk_d_nb(agg.last_closed))
-                    ELSE format($closed_nb, agg.n_closed, risk_d_nb(agg.last_closed)) END AS body_nb,
-               CASE WHEN agg.n_closed = 1 THEN format($closed_one_en, risk_d_en(agg.last_closed))
-                    ELSE format($closed_en, agg.n_closed, risk_d_en(agg.last_closed)) END AS body_en
+               false AS unknown, {closed_text}
         FROM _risk_base b JOIN agg ON agg.supplier_id = b.supplier_id
         WHERE agg.n_closed > 0
           AND round($cp * greatest(0.0, 1.0 - datediff('day', agg.last_closed, $as_of) / $fade), 1) <> 0"""
@@ -85,9 +81,9 @@ def clean_controls(ctx: Context):
 
     Settings: ``step1_points``, ``step2_points``, ``step3_points``, ``fade_days``.
     """
-    p = {**ctx.tpl("clean"), "s1": float(ctx.get("step1_points", -0.5)), "s2": float(ctx.get("step2_points", -1.0)),
+    p = {"s1": float(ctx.get("step1_points", -0.5)), "s2": float(ctx.get("step2_points", -1.0)),
          "s3": float(ctx.get("step3_points", -1.5)), "fade": float(ctx.get("fade_days", 730))}
-    sql = """
+    sql = f"""
         WITH k AS (
             SELECT c.supplier_id, k.contract_id, k.step, k.done_date,
                    round(CASE k.step WHEN 1 THEN $s1 WHEN 2 THEN $s2 ELSE $s3 END
@@ -95,12 +91,11 @@ def clean_controls(ctx: Context):
             FROM controls k JOIN contracts c ON c.contract_id = k.contract_id
             WHERE k.outcome = 'clean' AND k.done_date <= $as_of AND c.supplier_id IS NOT NULL),
         best AS (
-            SELECT supplier_id, arg_min({'contract_id': contract_id, 'step': step, 'done': done_date, 'credit': credit},
+            SELECT supplier_id, arg_min({{'contract_id': contract_id, 'step': step, 'done': done_date, 'credit': credit}},
                                         credit) AS m
             FROM k WHERE credit <> 0 GROUP BY supplier_id)
         SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, best.m.credit AS points, false AS unknown,
-               format($clean_nb, best.m.step, risk_d_nb(best.m.done), best.m.contract_id) AS body_nb,
-               format($clean_en, best.m.step, risk_d_en(best.m.done), best.m.contract_id) AS body_en
+               {ctx.explain((None, text("clean", val("best.m.step"), date("best.m.done"), val("best.m.contract_id"))))}
         FROM _risk_base b JOIN best ON best.supplier_id = b.supplier_id"""
     return [(sql, p)]
 
@@ -119,7 +114,7 @@ def self_report(ctx: Context):
     Settings: ``points``, ``max_age_months``, ``grace_days``.
     """
     months = int(ctx.get("max_age_months", 12))
-    p = {**ctx.tpls("missing", "missing_supplier"), "points": float(ctx.get("points", 1.0)), "months": months,
+    p = {"points": float(ctx.get("points", 1.0)), "months": months,
          "since": _months_before(ctx.as_of, months),
          "grace": ctx.as_of - dt.timedelta(days=int(ctx.get("grace_days", 31)))}
     cte = """
@@ -133,7 +128,7 @@ def self_report(ctx: Context):
               AND coalesce(b.start_date, DATE '1900-01-01') <= $grace)"""
     contract_sql = cte + """
         SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-               format($missing_nb, $months) AS body_nb, format($missing_en, $months) AS body_en
+               """ + ctx.explain((None, text("missing", const(months)))) + """
         FROM c WHERE missing"""
     supplier_sql = cte + """,
         s AS (
@@ -141,8 +136,7 @@ def self_report(ctx: Context):
             FROM c WHERE supplier_id IS NOT NULL
             GROUP BY supplier_id HAVING bool_or(missing))
         SELECT b.entity_type, b.entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-               format($missing_supplier_nb, s.n_missing, s.n, $months) AS body_nb,
-               format($missing_supplier_en, s.n_missing, s.n, $months) AS body_en
+               """ + ctx.explain((None, text("missing_supplier", val("s.n_missing"), val("s.n"), const(months)))) + """
         FROM s JOIN _risk_base b ON b.entity_type = 'supplier' AND b.entity_id = s.supplier_id"""
     return [(contract_sql, p), (supplier_sql, p)]
 
@@ -159,10 +153,9 @@ def no_contract(ctx: Context):
     Settings: ``points``.
     """
     months = int(ctx.cfg["general"]["window_months"])
-    p = {**ctx.tpl("spend"), "points": float(ctx.get("points", 1.0)), "months": months}
-    sql = """
+    p = {"points": float(ctx.get("points", 1.0))}
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-               format($spend_nb, risk_nok_nb(spend_12m), $months) AS body_nb,
-               format($spend_en, risk_nok_en(spend_12m), $months) AS body_en
+               {ctx.explain((None, text("spend", nok("spend_12m"), const(months))))}
         FROM _risk_base WHERE entity_type = 'supplier' AND no_contract AND spend_12m > 0"""
     return [(sql, p)]

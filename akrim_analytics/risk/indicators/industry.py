@@ -1,11 +1,7 @@
 """Industry: the supplier's NACE code and the contract's CPV code."""
 from __future__ import annotations
 
-from . import Context, indicator
-
-_STATUS = """CASE ind_allm WHEN 'ja' THEN ${s}_ja_{lang} WHEN 'delvis' THEN ${s}_delvis_{lang}
-                           ELSE ${s}_nei_{lang} END"""
-
+from . import Context, indicator, lang, pick, text, val
 
 @indicator("industry", "domain.md §4.1, §4.2, §4.3; forskrift § 7 ('bransje')")
 def industry(ctx: Context):
@@ -22,8 +18,15 @@ def industry(ctx: Context):
 
     Settings: ``[[industries]].points``, ``[[cpv_risk]].points``, ``unknown_points``.
     """
-    p = {**ctx.tpls("nace", "cpv", "other", "other_named", "unknown", "status_ja", "status_delvis", "status_nei"),
-         "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    p = {"unknown_points": float(ctx.get("unknown_points", 0.5))}
+    status = pick(("ind_allm = 'ja'", "status_ja"), ("ind_allm = 'delvis'", "status_delvis"), (None, "status_nei"))
+    explain = ctx.explain(
+        ("ind_key IS NOT NULL AND ind_points >= cpv_points",
+         text("nace", lang("ind_nb", "ind_en"), val("nace_code"), status)),
+        ("cpv_prefix IS NOT NULL AND cpv_points > 0", text("cpv", val("cpv"), lang("cpv_nb", "cpv_en"))),
+        ("nace_name IS NOT NULL", text("other_named", val("nace_name"), val("nace_code"))),
+        ("nace_code IS NOT NULL", text("other", val("nace_code"))),
+        (None, text("unknown")))
     sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN ind_key IS NOT NULL AND ind_points >= cpv_points THEN ind_points
@@ -31,18 +34,7 @@ def industry(ctx: Context):
                     WHEN nace_code IS NOT NULL THEN 0.0
                     WHEN has_register THEN $unknown_points END AS points,
                ind_key IS NULL AND cpv_prefix IS NULL AND nace_code IS NULL AS unknown,
-               CASE WHEN ind_key IS NOT NULL AND ind_points >= cpv_points
-                        THEN format($nace_nb, ind_nb, nace_code, {_STATUS.format(s='status', lang='nb')})
-                    WHEN cpv_prefix IS NOT NULL AND cpv_points > 0 THEN format($cpv_nb, cpv, cpv_nb)
-                    WHEN nace_name IS NOT NULL THEN format($other_named_nb, nace_name, nace_code)
-                    WHEN nace_code IS NOT NULL THEN format($other_nb, nace_code)
-                    ELSE $unknown_nb END AS body_nb,
-               CASE WHEN ind_key IS NOT NULL AND ind_points >= cpv_points
-                        THEN format($nace_en, ind_en, nace_code, {_STATUS.format(s='status', lang='en')})
-                    WHEN cpv_prefix IS NOT NULL AND cpv_points > 0 THEN format($cpv_en, cpv, cpv_en)
-                    WHEN nace_name IS NOT NULL THEN format($other_named_en, nace_name, nace_code)
-                    WHEN nace_code IS NOT NULL THEN format($other_en, nace_code)
-                    ELSE $unknown_en END AS body_en
+               {explain}
         FROM _risk_base
         WHERE entity_type = 'contract' OR ind_key IS NOT NULL OR cpv_points > 0
            OR (nace_code IS NULL AND has_register)"""

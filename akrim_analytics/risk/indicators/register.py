@@ -6,7 +6,7 @@ that signal's own "unknown" line. The signals below skip suppliers without regis
 data (the one ``register_unknown`` line stands for all of them)."""
 from __future__ import annotations
 
-from . import Context, indicator
+from . import Context, const, date, indicator, nok, text, val
 
 
 @indicator("register_unknown", "domain.md §5.4 (Enhetsregisteret)")
@@ -21,13 +21,11 @@ def register_unknown(ctx: Context):
 
     Settings: ``points``.
     """
-    p = {**ctx.tpls("no_supplier", "not_looked_up", "no_orgnr"), "points": float(ctx.get("points", 1.0))}
-    sql = """
-        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, true AS unknown,
-               CASE WHEN supplier_id IS NULL THEN $no_supplier_nb
-                    WHEN orgnr IS NULL THEN $no_orgnr_nb ELSE $not_looked_up_nb END AS body_nb,
-               CASE WHEN supplier_id IS NULL THEN $no_supplier_en
-                    WHEN orgnr IS NULL THEN $no_orgnr_en ELSE $not_looked_up_en END AS body_en
+    p = {"points": float(ctx.get("points", 1.0))}
+    explain = ctx.explain(("supplier_id IS NULL", text("no_supplier")), ("orgnr IS NULL", text("no_orgnr")),
+                          (None, text("not_looked_up")))
+    sql = f"""
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, true AS unknown, {explain}
         FROM _risk_base WHERE NOT has_register"""
     return [(sql, p)]
 
@@ -48,16 +46,15 @@ def register_status(ctx: Context):
     out = []
     for flag, cond in (("bankrupt", "bankrupt"), ("under_liquidation", "under_liquidation"),
                        ("forced_dissolution", "forced_dissolution")):
-        p = {**ctx.tpl(flag), "points": float(ctx.get(f"{flag}_points", 3.0))}
+        p = {"points": float(ctx.get(f"{flag}_points", 3.0))}
         out.append((f"""
             SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-                   ${flag}_nb AS body_nb, ${flag}_en AS body_en
+                   {ctx.explain((None, text(flag)))}
             FROM _risk_base WHERE has_register AND {cond}""", p))
-    p = {**ctx.tpl("deleted"), "points": float(ctx.get("deleted_points", 3.0))}
-    out.append(("""
+    p = {"points": float(ctx.get("deleted_points", 3.0))}
+    out.append((f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-               format($deleted_nb, risk_d_nb(deleted_date)) AS body_nb,
-               format($deleted_en, risk_d_en(deleted_date)) AS body_en
+               {ctx.explain((None, text("deleted", date("deleted_date"))))}
         FROM _risk_base WHERE has_register AND deleted_date <= $as_of""", p))
     return out
 
@@ -74,15 +71,14 @@ def enk_nuf(ctx: Context):
     Settings: ``enk_points``, ``nuf_points`` (NUF in a risky industry),
     ``nuf_other_points`` (NUF elsewhere).
     """
-    p = {**ctx.tpls("enk", "nuf", "nuf_other"), "enk_points": float(ctx.get("enk_points", 1.0)),
+    p = {"enk_points": float(ctx.get("enk_points", 1.0)),
          "nuf_points": float(ctx.get("nuf_points", 1.0)), "nuf_other_points": float(ctx.get("nuf_other_points", 0.5))}
-    sql = """
+    explain = ctx.explain(("org_form = 'ENK'", text("enk")), ("risky", text("nuf")), (None, text("nuf_other")))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN org_form = 'ENK' THEN $enk_points WHEN risky THEN $nuf_points ELSE $nuf_other_points END
                    AS points,
-               false AS unknown,
-               CASE WHEN org_form = 'ENK' THEN $enk_nb WHEN risky THEN $nuf_nb ELSE $nuf_other_nb END AS body_nb,
-               CASE WHEN org_form = 'ENK' THEN $enk_en WHEN risky THEN $nuf_en ELSE $nuf_other_en END AS body_en
+               false AS unknown, {explain}
         FROM (SELECT *, (ind_points > 0 OR cpv_points > 0) AS risky FROM _risk_base)
         WHERE has_register AND ((org_form = 'ENK' AND risky) OR org_form = 'NUF')"""
     return [(sql, p)]
@@ -99,19 +95,17 @@ def vat(ctx: Context):
 
     Settings: ``points``, ``min_invoiced``, ``unknown_points``.
     """
-    p = {**ctx.tpls("not_registered", "unknown"), "points": float(ctx.get("points", 2.0)),
-         "min_invoiced": float(ctx.get("min_invoiced", 50_000)), "unknown_points": float(ctx.get("unknown_points", 0.5)),
-         "months": int(ctx.cfg["general"]["window_months"])}
-    sql = """
+    months = int(ctx.cfg["general"]["window_months"])
+    p = {"points": float(ctx.get("points", 2.0)), "min_invoiced": float(ctx.get("min_invoiced", 50_000)),
+         "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    explain = ctx.explain(
+        ("vat_registered = false",
+         text("not_registered", nok("sup_spend_12m"), const(months), nok("$min_invoiced"))),
+        (None, text("unknown", nok("sup_spend_12m"), const(months))))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN vat_registered = false THEN $points ELSE $unknown_points END AS points,
-               vat_registered IS NULL AS unknown,
-               CASE WHEN vat_registered = false
-                    THEN format($not_registered_nb, risk_nok_nb(sup_spend_12m), $months, risk_nok_nb($min_invoiced))
-                    ELSE format($unknown_nb, risk_nok_nb(sup_spend_12m), $months) END AS body_nb,
-               CASE WHEN vat_registered = false
-                    THEN format($not_registered_en, risk_nok_en(sup_spend_12m), $months, risk_nok_en($min_invoiced))
-                    ELSE format($unknown_en, risk_nok_en(sup_spend_12m), $months) END AS body_en
+               vat_registered IS NULL AS unknown, {explain}
         FROM _risk_base
         WHERE has_register AND vat_registered IS DISTINCT FROM true AND sup_spend_12m > $min_invoiced"""
     return [(sql, p)]
@@ -129,14 +123,12 @@ def employees(ctx: Context):
 
     Settings: ``points``, ``unknown_points``.
     """
-    p = {**ctx.tpls("none", "unknown"), "points": float(ctx.get("points", 2.0)),
-         "unknown_points": float(ctx.get("unknown_points", 0.5))}
-    sql = """
+    p = {"points": float(ctx.get("points", 2.0)), "unknown_points": float(ctx.get("unknown_points", 0.5))}
+    explain = ctx.explain(("employees = 0", text("none")), (None, text("unknown")))
+    sql = f"""
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN employees = 0 THEN $points ELSE $unknown_points END AS points,
-               employees IS NULL AS unknown,
-               CASE WHEN employees = 0 THEN $none_nb ELSE $unknown_nb END AS body_nb,
-               CASE WHEN employees = 0 THEN $none_en ELSE $unknown_en END AS body_en
+               employees IS NULL AS unknown, {explain}
         FROM _risk_base
         WHERE has_register AND labour_eff AND (employees = 0 OR employees IS NULL)"""
     return [(sql, p)]
@@ -155,9 +147,12 @@ def newly_founded(ctx: Context):
 
     Settings: ``points``, ``months``, ``unknown_points``.
     """
-    p = {**ctx.tpls("new", "after", "unknown"), "points": float(ctx.get("points", 1.0)),
+    p = {"points": float(ctx.get("points", 1.0)),
          "months": int(ctx.get("months", 12)), "unknown_points": float(ctx.get("unknown_points", 0.0))}
-    sql = """
+    explain = ctx.explain(("founded IS NULL", text("unknown")),
+                          ("first_seen < founded", text("after", date("founded"), date("first_seen"))),
+                          (None, text("new", date("founded"), date("first_seen"), val("gap"))))
+    sql = f"""
         WITH b AS (
             SELECT *, coalesce(founded_date, registered_date) AS founded,
                    least(first_invoice, start_date) AS first_seen
@@ -165,13 +160,7 @@ def newly_founded(ctx: Context):
         g AS (SELECT *, datediff('month', founded, first_seen) AS gap FROM b)
         SELECT entity_type, entity_no, 'likelihood' AS dimension,
                CASE WHEN founded IS NULL THEN $unknown_points ELSE $points END AS points,
-               founded IS NULL AS unknown,
-               CASE WHEN founded IS NULL THEN $unknown_nb
-                    WHEN first_seen < founded THEN format($after_nb, risk_d_nb(founded), risk_d_nb(first_seen))
-                    ELSE format($new_nb, risk_d_nb(founded), risk_d_nb(first_seen), gap) END AS body_nb,
-               CASE WHEN founded IS NULL THEN $unknown_en
-                    WHEN first_seen < founded THEN format($after_en, risk_d_en(founded), risk_d_en(first_seen))
-                    ELSE format($new_en, risk_d_en(founded), risk_d_en(first_seen), gap) END AS body_en
+               founded IS NULL AS unknown, {explain}
         FROM g
         WHERE first_seen IS NOT NULL AND (founded IS NULL OR gap < $months)"""
     return [(sql, p)]
@@ -192,14 +181,12 @@ def annual_accounts(ctx: Context):
     """
     due = int(ctx.get("due_month", 8))
     expected = ctx.as_of.year - (1 if ctx.as_of.month >= due else 2)
-    p = {**ctx.tpls("old", "none"), "points": float(ctx.get("points", 1.0)),
-         "forms": list(ctx.get("org_forms", ["AS", "ASA"])), "expected": expected}
-    sql = """
-        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown,
-               CASE WHEN last_accounts_year IS NULL THEN format($none_nb, $expected)
-                    ELSE format($old_nb, last_accounts_year, $expected) END AS body_nb,
-               CASE WHEN last_accounts_year IS NULL THEN format($none_en, $expected)
-                    ELSE format($old_en, last_accounts_year, $expected) END AS body_en
+    p = {"points": float(ctx.get("points", 1.0)), "forms": list(ctx.get("org_forms", ["AS", "ASA"])),
+         "expected": expected}
+    explain = ctx.explain(("last_accounts_year IS NULL", text("none", const(expected))),
+                          (None, text("old", val("last_accounts_year"), const(expected))))
+    sql = f"""
+        SELECT entity_type, entity_no, 'likelihood' AS dimension, $points AS points, false AS unknown, {explain}
         FROM _risk_base
         WHERE has_register AND list_contains($forms::VARCHAR[], org_form)
           AND coalesce(founded_date, registered_date, DATE '1900-01-01') <= make_date($expected, 12, 31)
