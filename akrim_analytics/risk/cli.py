@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from .. import db, fmt
+from ..i18n import t
 from ..auth import SYSTEM
 from ..cli import UserError
 
@@ -63,9 +64,15 @@ def _cmd_explain(args) -> int:
             raise UserError(f"{etype} {args.entity_id!r} is not assessed in that run.")
         lines = explain(con, etype, args.entity_id, run_id)
         col = "explanation_en" if args.lang == "en" else "explanation_nb"
-        print(f"{etype} {args.entity_id}: {a['level']} (sannsynlighet {a['likelihood']}, "
-              f"konsekvens {a['consequence']}, trinn {a['required_step']}, "
-              f"eksponering {fmt.nok(a['exposure'])})")
+        if args.lang == "en":
+            exposure = "–" if a["exposure"] is None else f"NOK {float(a['exposure']):,.0f}"
+            level = t("risk.level." + a["level"], "en")
+            print(f"{etype} {args.entity_id}: {level} (likelihood {a['likelihood']}, "
+                  f"consequence {a['consequence']}, step {a['required_step']}, exposure {exposure})")
+        else:
+            print(f"{etype} {args.entity_id}: {a['level']} (sannsynlighet {a['likelihood']}, "
+                  f"konsekvens {a['consequence']}, trinn {a['required_step']}, "
+                  f"eksponering {fmt.nok(a['exposure'])})")
         for text, unknown in zip(lines[col], lines["unknown"]):
             print(f"  {'?' if unknown else '-'} {text}")
     finally:
