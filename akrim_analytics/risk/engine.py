@@ -376,7 +376,9 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     """Every enabled indicator's rows into ``risk_factor_lines`` for the run, in one INSERT
     (a UNION ALL of all indicator SELECTs, their parameters renamed apart) so DuckDB runs
     them together, and one ``risk_factor_parts`` row per indicator query with its factor
-    key, display order and source (its section of domain.md)."""
+    key, display order, source (its section of domain.md) and the indicator's
+    explanation templates (``Context.explain``; the view writes each line's text from its
+    template number and values)."""
     settings = cfg.get("indicators", {})
     parts: list[tuple[str, dict]] = []   # (SELECT of the part, its renamed parameters)
     # per part: risk_factor_parts (the templates of an indicator that uses Context.explain)
