@@ -118,6 +118,9 @@ def _nace_names() -> tuple[list[str], list[str], list[str]]:
     return ver, code, name
 
 
+# Amounts and dates in explanations given as whole texts; the view's risk_fill (migration
+# 0012) formats the values of template lines the same way (tests/test_risk_explanation_store.py
+# compares the two).
 _MACROS = [
     "CREATE OR REPLACE TEMP MACRO risk_nok_nb(x) AS format('{:t .0f}', CAST(x AS DOUBLE)) || ' kr'",
     "CREATE OR REPLACE TEMP MACRO risk_nok_en(x) AS 'NOK ' || format('{:,.0f}', CAST(x AS DOUBLE))",
