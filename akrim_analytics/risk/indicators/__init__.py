@@ -60,11 +60,10 @@ class Context:
 
     def tpl(self, name: str) -> dict:
         """Bind the nb and en explanation templates ``risk.x.<key>.<name>`` as
-        ``$<name>_nb`` / ``$<name>_en``; returns them for ``params``."""
-        entry = i18n.strings().get(f"risk.x.{self.key}.{name}")
-        if entry is None:
-            raise KeyError(f"missing explanation template risk.x.{self.key}.{name} in locale/risk.toml")
-        return {f"{name}_nb": entry["nb"], f"{name}_en": entry.get("en") or entry["nb"]}
+        ``$<name>_nb`` / ``$<name>_en``; returns them for ``params`` (for an indicator
+        that gives whole texts; the built-in ones use ``explain``)."""
+        nb, en = self._entry(name)
+        return {f"{name}_nb": nb, f"{name}_en": en}
 
     def tpls(self, *names: str) -> dict:
         out: dict = {}
@@ -80,6 +79,7 @@ class Context:
     _template_no: dict = field(default_factory=dict)
 
     def _entry(self, name: str) -> tuple[str, str]:
+        """The nb and en text of ``risk.x.<key>.<name>`` ("" for the empty name)."""
         if name == "":
             return "", ""
         entry = i18n.strings().get(f"risk.x.{self.key}.{name}")
