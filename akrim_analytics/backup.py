@@ -30,11 +30,6 @@ class BackupError(Exception):
     """A backup or restore that cannot be done; the message says why and what to do."""
 
 
-def _sql_string(value: str | os.PathLike) -> str:
-    # EXPORT/IMPORT DATABASE take no bound parameters: quote the path as a SQL literal.
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -87,7 +82,8 @@ def backup(con: duckdb.DuckDBPyConnection, to: str | os.PathLike, user: User = S
     con.execute("BEGIN TRANSACTION")
     try:
         fp = fingerprint(con)
-        con.execute(f"EXPORT DATABASE {_sql_string(partial)} (FORMAT parquet)")
+        # EXPORT/IMPORT DATABASE take no bound parameters: the path as a SQL literal
+        con.execute(f"EXPORT DATABASE {db.sql_literal(partial)} (FORMAT parquet)")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -144,7 +140,7 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(work))
     try:
-        con.execute(f"IMPORT DATABASE {_sql_string(src)}")
+        con.execute(f"IMPORT DATABASE {db.sql_literal(src)}")
         got = fingerprint(con)
         bad = [name for name, want in manifest["tables"].items() if got["tables"].get(name) != want]
         extra = sorted(set(got["tables"]) - set(manifest["tables"]))

@@ -135,6 +135,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
             con.execute("COMMIT")
 
 
+def sql_literal(value: str | os.PathLike) -> str:
+    """A text as an SQL string literal, for the few places that cannot take a bound
+    parameter (EXPORT/IMPORT DATABASE paths, fixed texts and field names of our own
+    inside generated SQL); never for a value that comes from a user's cell or form."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def fetch_dict(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict | None:
     """The first row of a query as {column: value}, or None when there is none."""
     cur = con.execute(sql, params)

@@ -476,7 +476,7 @@ def _checks_sql(con, prepared: Prepared, typed_name: str, unreadable: set[str] |
         fld = ch.field
         value = f'CAST("{fld}__raw" AS VARCHAR)' if fld else "CAST(NULL AS VARCHAR)"
         cond = ch.condition.replace("{typed}", typed_name)
-        rules.append((f"coalesce(({cond}), false)", _sql_str(fld) if fld else "NULL", value, ch.reason,
+        rules.append((f"coalesce(({cond}), false)", db.sql_literal(fld) if fld else "NULL", value, ch.reason,
                       str(ch.warn).lower()))
     if not rules:
         return _NO_PROBLEMS_SQL
@@ -491,10 +491,6 @@ def _checks_sql(con, prepared: Prepared, typed_name: str, unreadable: set[str] |
                for cond, fld, value, reason, warn in rules]
     return (f"WITH _hits AS MATERIALIZED (SELECT * FROM {typed_name} t WHERE NOT _blank AND NOT _total AND {where} "
             f"AND ({hits})) SELECT * FROM ({' UNION ALL '.join(selects)}) AS p(_row, field, value, reason, warn)")
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def validate(con: duckdb.DuckDBPyConnection, prepared: Prepared, progress: Progress | None = None) -> None:
