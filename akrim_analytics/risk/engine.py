@@ -393,6 +393,7 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
     parts: list[tuple[str, dict]] = []   # (SELECT of the part, its renamed parameters)
     # per part: risk_factor_parts (the templates of an indicator that uses Context.explain)
     meta: dict[str, list] = {"factor": [], "order": [], "source": [], "nb": [], "en": [], "fmt": []}
+    values = [f"a{j}" for j in range(1, MAX_VALUES + 1)]
     for order, ind in enumerate(INDICATORS):
         sec = settings.get(ind.key, {})
         if not sec.get("enabled", True):
@@ -401,11 +402,12 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
         keep = "true" if ind.always else "(points <> 0 OR unknown OR entity_type = 'contract')"
         built = ind.build(ctx)
         templates = ctx.templates()
-        values = [f"a{j}" for j in range(1, MAX_VALUES + 1)]
+        # the same for every part of the indicator: nb pieces, en pieces, value formats
+        stored = tuple([t[i] for t in templates] if templates else None for i in range(3))
         if templates:
             # template + values (Context.explain): the view writes the text; a line with
             # no template or a missing value fails the run, as a missing text always did
-            missing = _sql_text(f"risk indicator {ind.key}: a line without its explanation")
+            missing = db.sql_literal(f"risk indicator {ind.key}: a line without its explanation")
             counts = "[" + ", ".join(str(len(t[2])) for t in templates) + "]"
             most = max(len(t[2]) for t in templates)
             gaps = " OR ".join(f"(a{j} IS NULL AND {counts}[tpl] >= {j})" for j in range(1, most + 1))
@@ -427,9 +429,8 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
             meta["factor"].append(ind.key)
             meta["order"].append(order)
             meta["source"].append(ind.source)
-            meta["nb"].append([t[0] for t in templates] if templates else None)
-            meta["en"].append([t[1] for t in templates] if templates else None)
-            meta["fmt"].append([t[2] for t in templates] if templates else None)
+            for name, lists in zip(("nb", "en", "fmt"), stored):
+                meta[name].append(lists)
     if not parts:
         return
     # ORDER BY the part: the rows arrive as one ordered stream in the indicators' order,
@@ -455,11 +456,6 @@ def _apply_indicators(con, run_id: int, cfg: dict, as_of: dt.date, win_start: dt
                     {"eng_run": run_id, **{k: v for p in parts for k, v in p[1].items()}})
     except duckdb.Error as e:
         raise RuntimeError(f"risk indicators failed: {e}") from e
-
-
-def _sql_text(text: str) -> str:
-    """A fixed text of ours as an SQL string literal (never a user's value)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 _PARAM_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")

@@ -121,16 +121,19 @@ class Context:
                 slots.extend(n_slots)
             elif a.kind == "lang":
                 # two values, each shown only in its own language
-                slots.extend([("nb", a.sql), ("en", a.text)])
+                slots.extend([("nb", a.sql), ("en", a.sql_en)])
                 nb.extend(["", nb_parts[i + 1]])
                 en.extend(["", en_parts[i + 1]])
             elif a.kind == "pick":
-                whens = [f"WHEN {cond} THEN {self._number([self._entry(name)[0]], [self._entry(name)[1]], [])}"
-                         for cond, name in a.cases if cond is not None]
-                last = [self._number([self._entry(name)[0]], [self._entry(name)[1]], [])
-                        for cond, name in a.cases if cond is None]
-                sql = "CASE " + " ".join(whens) + (f" ELSE {last[0]}" if last else "") + " END"
-                slots.append(("t", sql))
+                whens, otherwise = [], ""
+                for cond, name in a.cases:   # each fixed text a template without values
+                    nb_text, en_text = self._entry(name)
+                    no = self._number([nb_text], [en_text], [])
+                    if cond is None:
+                        otherwise = f" ELSE {no}"
+                    else:
+                        whens.append(f"WHEN {cond} THEN {no}")
+                slots.append(("t", "CASE " + " ".join(whens) + otherwise + " END"))
                 nb.append(nb_parts[i + 1])
                 en.append(en_parts[i + 1])
             else:
@@ -191,8 +194,9 @@ class Context:
 @dataclass(frozen=True)
 class Arg:
     """One value of an explanation template (see ``Context.explain``)."""
-    kind: str                      # sql | const | pick | nested
-    sql: str = ""                  # sql: the expression
+    kind: str                      # sql | const | lang | pick | nested
+    sql: str = ""                  # sql: the expression; lang: the Norwegian one
+    sql_en: str = ""               # lang: the English expression
     fmt: str = ""                  # sql: "" (as text), "nok" (amount), "date"
     text: str = ""                 # const: the text, the same in both languages
     cases: tuple = ()              # pick: ((condition or None, template name), ...)
@@ -234,7 +238,7 @@ def const(value) -> Arg:
 
 def lang(nb_sql: str, en_sql: str) -> Arg:
     """A value that differs by language (e.g. an industry's name from the settings)."""
-    return Arg("lang", sql=nb_sql, text=en_sql)
+    return Arg("lang", sql=nb_sql, sql_en=en_sql)
 
 
 def pick(*cases: tuple[str | None, str]) -> Arg:
