@@ -18,6 +18,11 @@ from akrim_analytics import db  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts"
 
+# The dashboard's import queue (importer/handoff.py) is a thread per database the process
+# opens: AppTests open hundreds of small databases in this process, so it is off here and
+# on in the tests that serve it (tests/test_import_handoff.py passes AKRIM_IMPORT_QUEUE=1).
+os.environ["AKRIM_IMPORT_QUEUE"] = "0"
+
 
 def _apptest_in_navigation_mode() -> None:
     """Make AppTest run app.py the way a served app runs it after its first request.
@@ -96,12 +101,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(db_file, port: int | None = None, extra_args: tuple = ()):
-    """Serve app.py on localhost over ``db_file``; yields (url, process). Stops it afterwards."""
+def serve_app(db_file, port: int | None = None, extra_args: tuple = (), env: dict | None = None):
+    """Serve app.py on localhost over ``db_file``; yields (url, process). Stops it afterwards.
+    ``env``: more environment variables for the server."""
     import urllib.request
 
     port = port or free_port()
-    env = dict(os.environ, AKRIM_DB=str(db_file))
+    env = dict(os.environ, AKRIM_DB=str(db_file), **(env or {}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1", *extra_args],

@@ -3,12 +3,14 @@ the current user and small rendering helpers. Rules and numbers live in the core
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from akrim_analytics import auth, db, filters, i18n, queries
+from akrim_analytics.importer import handoff
 from akrim_analytics.i18n import t
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,7 +18,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 @st.cache_resource(show_spinner=False)
 def _connection(path: str):
-    return db.connect(path)
+    con = db.connect(path)
+    if path != ":memory:" and os.environ.get("AKRIM_IMPORT_QUEUE", "1") != "0":
+        # DuckDB lets one process open the file: scheduled imports (the command line)
+        # hand their jobs to this process while it holds the database (importer.handoff)
+        handoff.Server(path, con.cursor).start()
+    return con
 
 
 def db_path() -> str:

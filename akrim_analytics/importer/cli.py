@@ -4,7 +4,8 @@
 The same pipeline as the Import page, for scheduled imports. Creates the database if
 it does not exist; exits 0 printing rows and total, otherwise 1 with the page's message.
 Runs as ``auth.SYSTEM`` (the operator on the server already holds the database file).
-``import-undo UPLOAD_ID --db PATH`` undoes an upload.
+``import-undo UPLOAD_ID --db PATH`` undoes an upload. While a dashboard holds the
+database, both hand the job to it and wait (``handoff``).
 """
 from __future__ import annotations
 
@@ -31,12 +32,16 @@ def _progress_printer(enabled: bool):
 
 def _cmd_import(args) -> int:
     from ..cli import UserError
+    from . import handoff
     from .errors import ImportRefused
     from .start import begin
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(t("import.err.file_not_found", file=args.file))
+    server = handoff.server_alive(args.db)
+    if server is not None:   # a running dashboard holds the database: it runs the import
+        return handoff.hand_over(args, server)
     progress = _progress_printer(args.progress)
     try:
         # the file is checked and its sheet's read started before the database is opened
@@ -47,64 +52,87 @@ def _cmd_import(args) -> int:
     except Exception as e:  # never a traceback for a scheduled import
         raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
     from .. import db   # DuckDB and pyarrow: imported while the sheet is read
-    from .pipeline import commit, prepare
 
     con = db.connect(args.db)
     try:
-        try:
-            prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress,
-                               started=started)
-            if args.report:
-                from .report import report_xlsx
-
-                Path(args.report).write_bytes(report_xlsx(prepared.report))
-            result = commit(con, auth.SYSTEM, prepared, accept_valid_rows=args.accept_valid_rows,
-                            save_mapping_as=args.save_mapping, sheet_confirmed=args.sheet is not None,
-                            progress=progress)
-        except ImportRefused as e:
-            raise UserError(str(e))
-        except auth.PermissionDenied as e:
-            raise UserError(str(e))
-        except UserError:
-            raise
-        except Exception as e:  # never a traceback for a scheduled import
-            raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
+        run_import(con, path, args, out=sys.stdout, progress=progress, started=started)
     finally:
         con.close()
-    if args.json:
-        print(json.dumps(result.summary(), ensure_ascii=False, default=str))
-    else:
-        if result.total is not None:
-            print(t("import.cli.done", rows=fmt.number(result.rows), file=result.file_name,
-                    upload_id=result.upload_id, total=fmt.nok(result.total, 2)))
-        else:
-            print(t("import.cli.done_register", rows=fmt.number(result.rows), file=result.file_name,
-                    upload_id=result.upload_id))
-        rec = result.report.get("reconciliation")
-        if rec:
-            print(rec)
-        if result.rejected_rows:
-            print(t("import.cli.rejected", n=result.rejected_rows))
-        if result.overlaps:
-            print(t("import.cli.overlaps", n=result.overlaps))
     return 0
+
+
+def run_import(con, path: Path, args, *, out, progress=None, started=None, report_to: Path | None = None) -> None:
+    """Prepare and commit ``path`` with the command's options (``args``) on ``con`` and
+    write the command's output to ``out``; raises UserError with the page's message.
+    Shared by the command and the dashboard's import queue (``handoff``)."""
+    from ..cli import UserError
+    from .errors import ImportRefused
+    from .pipeline import commit, prepare
+
+    report_to = report_to or (Path(args.report) if args.report else None)
+    try:
+        prepared = prepare(con, path, kind=args.kind, sheet=args.sheet, mapping=args.mapping, progress=progress,
+                           started=started)
+        if report_to is not None:
+            from .report import report_xlsx
+
+            report_to.write_bytes(report_xlsx(prepared.report))
+        result = commit(con, auth.SYSTEM, prepared, accept_valid_rows=args.accept_valid_rows,
+                        save_mapping_as=args.save_mapping, sheet_confirmed=args.sheet is not None,
+                        progress=progress)
+    except ImportRefused as e:
+        raise UserError(str(e))
+    except auth.PermissionDenied as e:
+        raise UserError(str(e))
+    except UserError:
+        raise
+    except Exception as e:  # never a traceback for a scheduled import
+        raise UserError(t("import.err.unreadable", file=path.name) + f" ({type(e).__name__}: {e})")
+    if args.json:
+        print(json.dumps(result.summary(), ensure_ascii=False, default=str), file=out)
+        return
+    if result.total is not None:
+        print(t("import.cli.done", rows=fmt.number(result.rows), file=result.file_name,
+                upload_id=result.upload_id, total=fmt.nok(result.total, 2)), file=out)
+    else:
+        print(t("import.cli.done_register", rows=fmt.number(result.rows), file=result.file_name,
+                upload_id=result.upload_id), file=out)
+    rec = result.report.get("reconciliation")
+    if rec:
+        print(rec, file=out)
+    if result.rejected_rows:
+        print(t("import.cli.rejected", n=result.rejected_rows), file=out)
+    if result.overlaps:
+        print(t("import.cli.overlaps", n=result.overlaps), file=out)
 
 
 def _cmd_undo(args) -> int:
-    from ..cli import UserError
-    from .errors import ImportRefused
+    from . import handoff
+
+    server = handoff.server_alive(args.db)
+    if server is not None:
+        return handoff.hand_over_undo(args, server)
     from .. import db
-    from .uploads import undo_upload
 
     con = db.connect(args.db)
     try:
-        undo_upload(con, auth.SYSTEM, int(args.upload_id))
-    except ImportRefused as e:
-        raise UserError(str(e))
+        run_undo(con, int(args.upload_id), out=sys.stdout)
     finally:
         con.close()
-    print(t("import.cli.undone", upload_id=args.upload_id))
     return 0
+
+
+def run_undo(con, upload_id: int, *, out) -> None:
+    """Undo an upload on ``con``; shared by the command and the import queue."""
+    from ..cli import UserError
+    from .errors import ImportRefused
+    from .uploads import undo_upload
+
+    try:
+        undo_upload(con, auth.SYSTEM, upload_id)
+    except ImportRefused as e:
+        raise UserError(str(e))
+    print(t("import.cli.undone", upload_id=upload_id), file=out)
 
 
 def register(sub) -> None:

@@ -1,0 +1,193 @@
+"""Scheduled imports while the dashboard holds the database (importer/handoff.py): the
+command line hands the job to the process that has the file open and prints its result."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from akrim_analytics import db
+from akrim_analytics.importer import handoff
+
+from import_corpus import MESSY_ROWS, MESSY_TOTAL, messy_spend
+from conftest import REPO, assert_no_error_box, serve_app, wait_for_app
+
+CLI = [sys.executable, "-m", "akrim_analytics"]
+
+
+def _spend(con) -> tuple[int, float]:
+    n, total = con.execute("SELECT count(*), coalesce(sum(amount), 0) FROM spend").fetchone()
+    return n, float(total)
+
+
+def _spec(file: Path, **options) -> dict:
+    opts = {"kind": "spend", "sheet": None, "mapping": None, "accept_valid_rows": True, "save_mapping": None,
+            "json": False, "report": False}
+    opts.update(options)
+    return {"command": "import", "file": file.name, "options": opts}
+
+
+def test_queue_runs_an_import_and_its_undo_on_the_holding_connection(tmp_path):
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    server = handoff.Server(path, con.cursor)
+    job = handoff.submit(path, _spec(messy_spend(tmp_path / "reskontro.xlsx"), report=True),
+                         tmp_path / "reskontro.xlsx")
+    assert server.run_pending() == 1
+    result = json.loads((job / "result.json").read_text())
+    assert result["code"] == 0, result
+    assert f"Importert {MESSY_ROWS} rader fra «reskontro.xlsx»" in result["stdout"]
+    assert (job / "report.xlsx").stat().st_size > 0
+    assert not (job / "reskontro.xlsx").exists()          # the copy is removed once run
+    n, total = _spend(con)
+    assert n == MESSY_ROWS and total == pytest.approx(MESSY_TOTAL)
+    assert server.run_pending() == 0                      # a job runs once
+
+    upload_id = con.execute("SELECT max(upload_id) FROM uploads").fetchone()[0]
+    job = handoff.submit(path, {"command": "import-undo", "upload_id": upload_id})
+    assert server.run_pending() == 1
+    result = json.loads((job / "result.json").read_text())
+    assert result["code"] == 0 and f"Opplasting {upload_id} er angret" in result["stdout"]
+    assert _spend(con) == (0, 0.0)
+
+
+def test_a_bad_job_gets_the_clear_message_and_stores_nothing(tmp_path):
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    server = handoff.Server(path, con.cursor)
+    handoff.submit(path, _spec(messy_spend(tmp_path / "ok.xlsx")), tmp_path / "ok.xlsx")
+    server.run_pending()
+    before = _spend(con)
+
+    pdf = tmp_path / "rapport.xlsx"
+    pdf.write_bytes(b"%PDF-1.7\n" + b"x" * 2000)
+    bad = handoff.submit(path, _spec(pdf), pdf)
+    sneaky = handoff.submit(path, {**_spec(pdf), "file": "../k.duckdb"})
+    typed = handoff.submit(path, _spec(pdf, kind=["spend"]), pdf)
+    assert server.run_pending() == 3
+    for job, words in ((bad, "«rapport.xlsx» er en PDF"), (sneaky, "invalid import job"),
+                       (typed, "invalid import job")):
+        result = json.loads((job / "result.json").read_text())
+        assert result["code"] == 1 and result["stderr"].startswith("Feil: ") and words in result["stderr"], result
+        assert "Traceback" not in result["stderr"]
+    assert _spend(con) == before
+    assert (tmp_path / "k.duckdb").exists()
+
+
+def test_server_alive_only_while_the_holder_beats(tmp_path):
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    assert handoff.server_alive(path) is None
+    server = handoff.Server(path, con.cursor)
+    server.beat()
+    assert handoff.server_alive(path)["pid"] > 0
+    info = json.loads((handoff.queue_dir(path) / "server.json").read_text())
+    (handoff.queue_dir(path) / "server.json").write_text(json.dumps({**info, "beat": time.time() - 60}))
+    assert handoff.server_alive(path) is None              # stale: the dashboard died
+    (handoff.queue_dir(path) / "server.json").write_text(json.dumps({**info, "pid": 2 ** 22 + 17}))
+    assert handoff.server_alive(path) is None              # no such process
+
+
+_HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from akrim_analytics import db
+    from akrim_analytics.importer import handoff
+    con = db.connect(sys.argv[2])
+    if sys.argv[3] == "serve":
+        handoff.Server(sys.argv[2], con.cursor).start()
+        while handoff.server_alive(sys.argv[2]) is None:
+            time.sleep(0.05)
+    print("ready", flush=True)
+    sys.stdin.read()
+""")
+
+
+def _holder(path: Path, mode: str) -> subprocess.Popen:
+    """Another process that holds the database open (and serves its queue, like the
+    dashboard, when ``mode`` is "serve")."""
+    p = subprocess.Popen([sys.executable, "-c", _HOLDER, str(REPO), str(path), mode], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_path):
+    path = tmp_path / "k.duckdb"
+    db.connect(path).close()
+    file = messy_spend(tmp_path / "reskontro.xlsx")
+    holder = _holder(path, "serve")
+    try:
+        r = _cli("import", file, "--db", path, "--accept-valid-rows", "--report", tmp_path / "rapport.xlsx")
+        assert r.returncode == 0, r.stderr
+        assert f"Importert {MESSY_ROWS} rader fra «reskontro.xlsx»" in r.stdout
+        assert "Det stemmer" in r.stdout                   # the reconciliation line, as without hand-over
+        assert "importen kjøres der" in r.stderr and "Traceback" not in r.stderr
+        assert (tmp_path / "rapport.xlsx").stat().st_size > 0
+
+        r = _cli("import", file, "--db", path, "--json")    # the same file again: recognised
+        assert r.returncode == 1 and r.stderr.count("Feil: ") == 1 and "Traceback" not in r.stderr
+
+        bad = tmp_path / "rapport.pdf.xlsx"
+        bad.write_bytes(b"%PDF-1.7\n" + b"x" * 2000)
+        r = _cli("import", bad, "--db", path)
+        assert r.returncode == 1 and "er en PDF" in r.stderr and "Traceback" not in r.stderr
+
+        r = _cli("import-undo", "1", "--db", path)
+        assert r.returncode == 0 and "Opplasting 1 er angret" in r.stdout, r.stderr
+        r = _cli("import", file, "--db", path, "--json", "--accept-valid-rows")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["rows"] == MESSY_ROWS
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert not [p for p in handoff.queue_dir(path).iterdir() if p.is_dir()]   # every job cleaned up
+    con = db.connect(path)
+    assert _spend(con) == (MESSY_ROWS, pytest.approx(MESSY_TOTAL))
+    assert con.execute("SELECT count(*) FILTER (WHERE status = 'undone'), count(*) FROM uploads").fetchone() == (1, 2)
+
+
+def test_without_a_serving_dashboard_the_command_says_the_database_is_in_use(tmp_path):
+    path = tmp_path / "k.duckdb"
+    db.connect(path).close()
+    holder = _holder(path, "hold")
+    try:
+        r = _cli("import", messy_spend(tmp_path / "reskontro.xlsx"), "--db", path)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert r.returncode == 1 and "in use" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.browser
+def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path):
+    """The real dashboard holds the database; the command's import runs in it and the
+    Import page lists the upload."""
+    path = demo_db_copy("handoff")
+    with serve_app(path, env={"AKRIM_IMPORT_QUEUE": "1"}) as (url, _):
+        page.goto(url + "/import")
+        wait_for_app(page)     # the first page opens the database and starts the queue
+        deadline = time.time() + 30
+        while handoff.server_alive(path) is None and time.time() < deadline:
+            time.sleep(0.2)
+        r = _cli("import", messy_spend(tmp_path / "nattlig-reskontro.xlsx"), "--db", path, "--accept-valid-rows")
+        assert r.returncode == 0, r.stderr
+        assert f"Importert {MESSY_ROWS} rader fra «nattlig-reskontro.xlsx»" in r.stdout
+        assert "importen kjøres der" in r.stderr
+        page.reload()
+        wait_for_app(page)
+        page.get_by_role("tab", name="Opplastinger").click()
+        # the uploads grid (newest first) has it in its first row
+        page.locator("[data-testid=\"glide-cell-3-0\"]", has_text="nattlig-reskontro.xlsx").wait_for(
+            state="attached", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert_no_error_box(page, "import_handoff")
