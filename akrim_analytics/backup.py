@@ -134,6 +134,7 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
     if target.exists() and not force:
         raise BackupError(f"{target} exists. Add --force to replace it "
                           "(the current file is kept as <name>.before-restore-<time>).")
+    _hold(target).close()   # refuse at once when another process has the file open
     work = target.with_name(target.name + ".restoring")
     for p in (work, Path(str(work) + ".wal")):
         p.unlink(missing_ok=True)
@@ -161,16 +162,49 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
         raise
     con.close()
     kept = None
-    if target.exists():
-        kept = target.with_name(f"{target.name}.before-restore-{datetime.now():%Y%m%d-%H%M%S}")
-        os.replace(target, kept)
-        wal = Path(str(target) + ".wal")
-        if wal.exists():
-            os.replace(wal, Path(str(kept) + ".wal"))
-    os.replace(work, target)
+    guard = _hold(target)   # held while the files are swapped: no process opens the old one meanwhile
+    try:
+        if target.exists():
+            kept = target.with_name(f"{target.name}.before-restore-{datetime.now():%Y%m%d-%H%M%S}")
+            os.replace(target, kept)
+            wal = Path(str(target) + ".wal")
+            if wal.exists():
+                os.replace(wal, Path(str(kept) + ".wal"))
+        os.replace(work, target)
+    except BaseException:
+        for p in (work, Path(str(work) + ".wal")):
+            p.unlink(missing_ok=True)
+        raise
+    finally:
+        guard.close()
     return {"db": str(target), "from": str(src), "schema_version": manifest["schema_version"],
             "migrations_applied": applied, "previous_file_kept_as": str(kept) if kept else None,
             "rows": sum(t["rows"] for t in manifest["tables"].values())}
+
+
+class _NoHold:
+    def close(self) -> None:
+        pass
+
+
+def _hold(target: Path):
+    """Open ``target`` to hold DuckDB's lock on it (returns something to ``close``).
+
+    A running dashboard keeps its database open; replacing the file under it would leave
+    it writing to the old file (kept as ``.before-restore-…``) while the new one looks
+    restored: lost writes. So a file another process holds is never replaced. A missing
+    file, or one DuckDB cannot read (a damaged file being restored over), holds nothing."""
+    if not target.exists():
+        return _NoHold()
+    try:
+        return duckdb.connect(str(target))
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise BackupError(f"{target} is in use by another process (is the dashboard running on it?). "
+                              "Stop it, then restore; nothing was changed.") from None
+        return _NoHold()
+    except duckdb.Error:
+        return _NoHold()
 
 
 def default_dir(db_file: str | os.PathLike) -> Path:

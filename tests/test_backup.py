@@ -180,3 +180,22 @@ def test_cli_round_trip_and_clear_errors(small_db, tmp_path):
     finally:
         holder.close()
     assert r.returncode == 1 and "in use" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_restore_never_replaces_a_file_another_process_holds(small_db, tmp_path):
+    """--force on the dashboard's database while it runs would leave the dashboard writing
+    to the old file (kept aside) while the new one looks restored: refused, nothing moved."""
+    work = tmp_path / "work.duckdb"
+    work.write_bytes(small_db.read_bytes())
+    assert cli("backup", "--db", str(work), "--to", str(tmp_path / "bk")).returncode == 0
+    before = work.read_bytes()
+    holder = duckdb.connect(str(work))   # this process, as the dashboard would
+    try:
+        r = cli("restore", "--from", str(tmp_path / "bk"), "--db", str(work), "--force")
+    finally:
+        holder.close()
+    assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
+    assert work.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bk", "work.duckdb"]
+    r = cli("restore", "--from", str(tmp_path / "bk"), "--db", str(work), "--force")   # released: restored
+    assert r.returncode == 0 and json.loads(r.stdout)["previous_file_kept_as"], r.stderr
