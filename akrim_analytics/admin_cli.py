@@ -2,16 +2,19 @@
 
 ``python -m akrim_analytics create-user --db PATH --username U --role R`` and friends.
 They act as the ``system`` account: whoever runs them on the server already holds the
-database file. Each change is written to the audit log like a change made in the app."""
+database file. Each change is written to the audit log like a change made in the app.
+While a dashboard holds the database, every command but ``restore`` hands its job to the
+dashboard's process and prints its result (``handoff``)."""
 from __future__ import annotations
 
 import getpass
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from . import auth, backup, db, users
+from . import auth, backup, db, handoff, users
 from .cli import UserError
 from .i18n import t
 
@@ -38,69 +41,104 @@ def _open(path: str):
     return db.connect(path)
 
 
-def _cmd_create_user(args) -> int:
-    password = None if args.sso else _password(args)
+def _run(args, command: str, params: dict) -> int:
+    """Hand the job to a live dashboard holding the database (``handoff``), else run it here."""
+    code = handoff.delegate(args.db, command, params)
+    if code is not None:
+        return code
     con = _open(args.db)
     try:
-        u = users.create_user(con, auth.SYSTEM, args.username, args.role, password=password,
-                              display_name=args.display_name)
-    except users.AccountError as e:
-        raise _account_error(e) from None
+        handoff.runner_for(command)(con, params, sys.stdout, None)
     finally:
         con.close()
-    print(json.dumps({"created": u.username, "role": u.role,
-                      "login": "single sign-on (allow-list)" if args.sso else "local password"}))
     return 0
+
+
+def _hashed(args, username: str) -> str:
+    """The password asked for, checked against the rules and hashed here: only the hash
+    goes to the database (or to the dashboard that holds it)."""
+    password = _password(args)
+    try:
+        users.check_password(password, users.normalise(username))
+    except users.AccountError as e:
+        raise _account_error(e) from None
+    return users.hash_password(password)
+
+
+def _cmd_create_user(args) -> int:
+    return _run(args, "create-user", {"username": args.username, "role": args.role,
+                                      "display_name": args.display_name, "sso": bool(args.sso),
+                                      "password_hash": None if args.sso else _hashed(args, args.username)})
+
+
+@handoff.runner("create-user")
+def _create_user(con, params, out, job) -> None:
+    p = handoff.checked(params, {"username": str, "role": str, "display_name": (str, type(None)), "sso": bool,
+                                 "password_hash": (str, type(None))})
+    if p["sso"] == (p["password_hash"] is not None):
+        raise handoff.InvalidJob
+    try:
+        u = users.create_user(con, auth.SYSTEM, p["username"], p["role"], password_hash=p["password_hash"],
+                              display_name=p["display_name"])
+    except users.AccountError as e:
+        raise _account_error(e) from None
+    print(json.dumps({"created": u.username, "role": u.role,
+                      "login": "single sign-on (allow-list)" if p["sso"] else "local password"}), file=out)
 
 
 def _cmd_set_password(args) -> int:
-    password = _password(args)
-    con = _open(args.db)
+    return _run(args, "set-password", {"username": args.username, "password_hash": _hashed(args, args.username)})
+
+
+@handoff.runner("set-password")
+def _set_password(con, params, out, job) -> None:
+    p = handoff.checked(params, {"username": str, "password_hash": str})
     try:
-        users.set_password(con, auth.SYSTEM, args.username, password)
+        users.set_password(con, auth.SYSTEM, p["username"], None, password_hash=p["password_hash"])
     except users.AccountError as e:
         raise _account_error(e) from None
-    finally:
-        con.close()
-    print(json.dumps({"password_set": users.normalise(args.username), "unlocked": True}))
-    return 0
+    print(json.dumps({"password_set": users.normalise(p["username"]), "unlocked": True}), file=out)
 
 
 def _cmd_unlock_user(args) -> int:
-    con = _open(args.db)
-    try:
-        users.unlock(con, auth.SYSTEM, args.username)
-    finally:
-        con.close()
-    print(json.dumps({"unlocked": users.normalise(args.username)}))
-    return 0
+    return _run(args, "unlock-user", {"username": args.username})
+
+
+@handoff.runner("unlock-user")
+def _unlock_user(con, params, out, job) -> None:
+    p = handoff.checked(params, {"username": str})
+    users.unlock(con, auth.SYSTEM, p["username"])
+    print(json.dumps({"unlocked": users.normalise(p["username"])}), file=out)
 
 
 def _cmd_list_users(args) -> int:
-    con = _open(args.db)
-    try:
-        df = users.list_users(con)
-    finally:
-        con.close()
-    for r in df.itertuples():
+    return _run(args, "list-users", {})
+
+
+@handoff.runner("list-users")
+def _list_users(con, params, out, job) -> None:
+    handoff.checked(params, {})
+    for r in users.list_users(con).itertuples():
         lock = f"  LOCKED until {r.locked_until:%d.%m.%Y %H:%M}" if pd.notna(r.locked_until) else ""
         kind = "password" if r.has_password else "sso"
-        print(f"{r.username:40s} {r.role:11s} {'active' if r.active else 'INACTIVE':9s} {kind:8s}{lock}")
-    return 0
+        print(f"{r.username:40s} {r.role:11s} {'active' if r.active else 'INACTIVE':9s} {kind:8s}{lock}", file=out)
 
 
 def _cmd_backup(args) -> int:
-    con = _open(args.db)
+    # the directory as this command means it (the dashboard runs in another directory)
+    return _run(args, "backup", {"to": str(Path(args.to).resolve()), "source": str(args.db)})
+
+
+@handoff.runner("backup")
+def _backup(con, params, out, job) -> None:
+    p = handoff.checked(params, {"to": str, "source": str})
     try:
-        m = backup.backup(con, args.to, source=str(args.db))
+        m = backup.backup(con, p["to"], source=p["source"])
     except backup.BackupError as e:
         raise UserError(str(e)) from None
-    finally:
-        con.close()
     print(json.dumps({"backup": m["path"], "schema_version": m["schema_version"],
                       "tables": len(m["tables"]), "rows": sum(v["rows"] for v in m["tables"].values()),
-                      "spend_total": m.get("spend_total")}))
-    return 0
+                      "spend_total": m.get("spend_total")}), file=out)
 
 
 def _cmd_restore(args) -> int:

@@ -1,24 +1,27 @@
-"""Scheduled imports while the dashboard runs.
+"""Operator commands while the dashboard runs.
 
 DuckDB lets one process open a database file at a time, and a running dashboard keeps
-its database open. So the dashboard's process serves an import queue beside the file,
-``<db>.imports/``: ``python -m akrim_analytics import FILE --db PATH`` (and
-``import-undo``) finds a live dashboard there (``server.json``, refreshed every
-``HEARTBEAT_S`` seconds), hands it the job and waits. The dashboard runs the same
-pipeline (``importer.cli.run_import``) under the same write lock as its pages, and the
-command prints the job's output and exits with its exit code, as if it had run itself.
+its database open. So the dashboard's process serves a job queue beside the file,
+``<db>.jobs/``: a command (``import``, ``import-undo``, ``create-user``, ``set-password``,
+``unlock-user``, ``list-users``, ``backup``) that finds a live dashboard there
+(``server.json``, refreshed every ``HEARTBEAT_S`` seconds) hands it the job and waits. The
+dashboard runs the command's own code (a ``runner`` the command's module registers) under
+the same write lock as its pages, and the command prints the job's output and exits with
+its exit code, as if it had run itself. Without a live dashboard the command opens the
+file itself. ``restore`` replaces the file and so still needs the dashboard stopped.
 
-A job is a directory ``<db>.imports/<id>/``: a copy of the file under its own name and
-``job.json`` with the command's options, written last (the server reads only complete
-jobs). Whoever first creates ``claim`` owns the job: the server before it runs it, or a
-command interrupted before that (it then removes its job). The server writes
-``result.json`` (exit code, output, error text) and the command removes the directory.
-No new way in: the queue sits beside the database file, so whoever may write there may
-already write the database itself.
+A job is a directory ``<db>.jobs/<id>/``: input files under ``in/``, ``job.json`` with
+the command's name and parameters, written last (the server reads only complete jobs).
+Whoever first creates ``claim`` owns the job: the server before it runs it, or a command
+interrupted before that (it then removes its job). The runner may leave files in
+``out/``; the server writes ``result.json`` (exit code, output, error text) and the
+command removes the directory. No secret travels: a password is checked and hashed by
+the command, and only the hash is queued. No new way in: the queue sits beside the
+database file, so whoever may write there may already write the database itself.
 """
 from __future__ import annotations
 
-import argparse
+import importlib
 import io
 import json
 import logging
@@ -31,8 +34,9 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
-from ..i18n import t
+from .i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +44,69 @@ HEARTBEAT_S = 2.0   # the server refreshes server.json this often
 STALE_S = 15.0      # a server.json older than this belongs to no live dashboard
 POLL_S = 0.5        # how often the server looks for jobs, and a command for its result
 
-# the command's options a job may carry, with their types (anything else is refused)
-_IMPORT_OPTIONS = {"kind": str, "sheet": (str, type(None)), "mapping": (str, type(None)),
-                   "accept_valid_rows": bool, "save_mapping": (str, type(None)), "json": bool,
-                   "report": bool}
+# modules whose ``runner`` functions the dashboard's process can run (imported on the
+# first job, so the dashboard does not load them before anyone hands over a job)
+RUNNER_MODULES = ("akrim_analytics.importer.cli", "akrim_analytics.admin_cli")
+Runner = Callable[[object, dict, TextIO, Path], None]   # (cursor, params, out, job dir)
+_RUNNERS: dict[str, Runner] = {}
+
+
+def runner(command: str) -> Callable[[Runner], Runner]:
+    """Register the function that runs ``command`` for a handed-over job."""
+    def register(fn: Runner) -> Runner:
+        _RUNNERS[command] = fn
+        return fn
+    return register
+
+
+def _runner(command) -> Runner | None:
+    if not isinstance(command, str):
+        return None
+    if command not in _RUNNERS:
+        for name in RUNNER_MODULES:
+            importlib.import_module(name)
+    return _RUNNERS.get(command)
+
+
+def runner_for(command: str) -> Callable[[object, dict, TextIO, Path | None], None]:
+    """The registered runner, for a command that runs its job itself (no dashboard)."""
+    fn = _runner(command)
+    if fn is None:
+        raise KeyError(command)
+
+    def run(con, params, out, job):
+        try:
+            fn(con, params, out, job)
+        except InvalidJob:   # a command's own parameters are always well-formed
+            raise RuntimeError(f"{command}: invalid parameters {params!r}") from None
+    return run
+
+
+class InvalidJob(Exception):
+    pass
+
+
+def checked(params: dict, types: dict) -> dict:
+    """``params`` when it has exactly the keys of ``types``, each of its type(s)."""
+    if not isinstance(params, dict) or set(params) != set(types) or not all(
+            isinstance(params[k], tp) and not (tp is int and isinstance(params[k], bool))
+            for k, tp in types.items()):
+        raise InvalidJob
+    return params
+
+
+def input_file(job: Path, name) -> Path:
+    """The job's input file ``name`` (a plain file name under ``in/``)."""
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        raise InvalidJob
+    path = job / "in" / name
+    if not path.is_file():
+        raise InvalidJob
+    return path
 
 
 def queue_dir(db_path: str | os.PathLike) -> Path:
-    return Path(str(Path(db_path).resolve()) + ".imports")
+    return Path(str(Path(db_path).resolve()) + ".jobs")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -99,7 +158,7 @@ def server_alive(db_path: str | os.PathLike) -> dict | None:
 
 # ---------------------------------------------------------------- the dashboard's side
 class Server:
-    """Runs the jobs in ``<db>.imports/`` on cursors of the dashboard's connection."""
+    """Runs the jobs in ``<db>.jobs/`` on cursors of the dashboard's connection."""
 
     def __init__(self, db_path: str | os.PathLike, cursor: Callable[[], object]):
         self.db_file = Path(db_path).resolve()
@@ -132,42 +191,33 @@ class Server:
 
     def run(self, job: Path) -> dict:
         """The job's result: {code, stdout, stderr}. Never raises."""
-        from ..cli import UserError
+        from .cli import UserError
 
         out, err = io.StringIO(), io.StringIO()
         try:
             spec = _read_json(job / "job.json") or {}
+            fn = _runner(spec.get("command"))
+            if fn is None:
+                raise InvalidJob
+            (job / "out").mkdir(exist_ok=True)
             con = self.cursor()
             try:
-                if spec.get("command") == "import":
-                    from .cli import run_import
-
-                    file, args = _import_args(job, spec)
-                    run_import(con, file, args, out=out,
-                               report_to=job / "report.xlsx" if args.report else None)
-                elif spec.get("command") == "import-undo" and type(spec.get("upload_id")) is int:
-                    from .cli import run_undo
-
-                    run_undo(con, spec["upload_id"], out=out)
-                else:
-                    raise UserError(f"invalid import job {job.name}")
+                fn(con, spec.get("params"), out, job)
             finally:
                 con.close()
             code = 0
+        except InvalidJob:
+            print(f"Feil: invalid job {job.name}", file=err)
+            code = 1
         except UserError as e:
             print(f"Feil: {e}", file=err)
             code = 1
         except Exception as e:  # the dashboard keeps serving; the command gets the message
-            log.exception("import job %s failed", job.name)
+            log.exception("job %s failed", job.name)
             print(f"Feil: {type(e).__name__}: {e}", file=err)
             code = 1
-        finally:
-            try:   # the copy of the file is no longer needed
-                for p in job.iterdir():
-                    if p.name not in ("job.json", "claim", "report.xlsx") and p.is_file():
-                        p.unlink(missing_ok=True)
-            except OSError:
-                log.warning("import job %s: could not remove the copy of its file", job.name)
+        finally:   # the copies of the input files are no longer needed
+            shutil.rmtree(job / "in", ignore_errors=True)
         return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
 
     def _clean_abandoned(self) -> None:
@@ -192,11 +242,11 @@ class Server:
                     last_beat = time.time()
                 self.run_pending()
             except Exception:   # e.g. the folder is not writable: try again later
-                log.exception("import queue %s", self.dir)
+                log.exception("job queue %s", self.dir)
             self._stop.wait(POLL_S)
 
     def start(self) -> "Server":
-        self._thread = threading.Thread(target=self.serve_forever, name="akrim-import-queue", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="akrim-job-queue", daemon=True)
         self._thread.start()
         return self
 
@@ -207,38 +257,21 @@ class Server:
         (self.dir / "server.json").unlink(missing_ok=True)
 
 
-def _import_args(job: Path, spec: dict) -> tuple[Path, argparse.Namespace]:
-    from ..cli import UserError
-
-    name = spec.get("file")
-    opts = spec.get("options")
-    if (not isinstance(name, str) or Path(name).name != name or name.startswith(".")
-            or name in ("job.json", "claim", "result.json", "report.xlsx")
-            or not isinstance(opts, dict) or set(opts) != set(_IMPORT_OPTIONS)
-            or not all(isinstance(opts[k], tp) for k, tp in _IMPORT_OPTIONS.items())):
-        raise UserError(f"invalid import job {job.name}")
-    file = job / name
-    if not file.is_file():
-        raise UserError(t("import.err.file_not_found", file=name))
-    return file, argparse.Namespace(**opts)
-
-
 # ---------------------------------------------------------------- the command's side
-def submit(db_path: str | os.PathLike, spec: dict, file: Path | None = None) -> Path:
-    """Put a job in the queue (the file copied in first, ``job.json`` last)."""
-    q = queue_dir(db_path)
-    job = q / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    job.mkdir(parents=True)
-    if file is not None:
-        shutil.copyfile(file, job / file.name)
-    _write_json(job / "job.json", spec)
+def submit(db_path: str | os.PathLike, command: str, params: dict, files: tuple[Path, ...] = ()) -> Path:
+    """Put a job in the queue (the input files copied in first, ``job.json`` last)."""
+    job = queue_dir(db_path) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    (job / "in").mkdir(parents=True)
+    for f in files:
+        shutil.copyfile(f, job / "in" / f.name)
+    _write_json(job / "job.json", {"command": command, "params": params})
     return job
 
 
 def wait(db_path: str | os.PathLike, job: Path) -> dict:
     """The job's result once the server wrote it. Raises UserError when the dashboard
     stops before that (its transaction is then rolled back: nothing was stored)."""
-    from ..cli import UserError
+    from .cli import UserError
 
     gone_since = None
     while True:
@@ -249,56 +282,38 @@ def wait(db_path: str | os.PathLike, job: Path) -> dict:
             gone_since = gone_since or time.monotonic()
             if time.monotonic() - gone_since > POLL_S * 4:
                 shutil.rmtree(job, ignore_errors=True)
-                raise UserError(t("import.handoff.server_gone"))
+                raise UserError(t("handoff.server_gone"))
         else:
             gone_since = None
         time.sleep(POLL_S / 2)
 
 
-def _finish(db_path, job: Path, server: dict) -> dict:
-    """Wait for the job; on Ctrl-C withdraw it if the server has not started it."""
-    print(t("import.handoff.waiting", pid=server["pid"]), file=sys.stderr)
+def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: tuple[Path, ...] = (),
+             results: dict[str, str | os.PathLike] | None = None) -> int | None:
+    """Run ``command`` in the live dashboard holding ``db_path`` and return its exit code,
+    having printed its output; None when no dashboard serves the file (run it here).
+    ``results``: files the runner leaves in ``out/`` → where the command puts them."""
+    server = server_alive(db_path)
+    if server is None:
+        return None
+    job = submit(db_path, command, params, files)
+    print(t("handoff.waiting", pid=server["pid"]), file=sys.stderr)
     try:
-        return wait(db_path, job)
+        result = wait(db_path, job)
+        for name, dest in (results or {}).items():
+            if (job / "out" / name).exists():
+                shutil.move(str(job / "out" / name), str(dest))
     except KeyboardInterrupt:
         if _claim(job):
             shutil.rmtree(job, ignore_errors=True)
-            print(t("import.handoff.withdrawn"), file=sys.stderr)
+            print(t("handoff.withdrawn"), file=sys.stderr)
         else:
-            print(t("import.handoff.running_on"), file=sys.stderr)
+            print(t("handoff.running_on"), file=sys.stderr)
         raise
-
-
-def _print(result: dict) -> int:
+    finally:
+        if (job / "result.json").exists():
+            shutil.rmtree(job, ignore_errors=True)
     sys.stdout.write(str(result.get("stdout", "")))
     sys.stderr.write(str(result.get("stderr", "")))
     code = result.get("code")
     return code if type(code) is int else 1
-
-
-def hand_over(args, server: dict) -> int:
-    """Run ``import`` (``args`` as parsed) in the dashboard's process; returns its exit code."""
-    file = Path(args.file)
-    spec = {"command": "import", "file": file.name,
-            "options": {"kind": args.kind, "sheet": args.sheet, "mapping": args.mapping,
-                        "accept_valid_rows": bool(args.accept_valid_rows), "save_mapping": args.save_mapping,
-                        "json": bool(args.json), "report": bool(args.report)}}
-    job = submit(args.db, spec, file)
-    try:
-        result = _finish(args.db, job, server)
-        if args.report and (job / "report.xlsx").exists():
-            shutil.move(str(job / "report.xlsx"), args.report)
-    finally:
-        if (job / "result.json").exists():
-            shutil.rmtree(job, ignore_errors=True)
-    return _print(result)
-
-
-def hand_over_undo(args, server: dict) -> int:
-    job = submit(args.db, {"command": "import-undo", "upload_id": int(args.upload_id)})
-    try:
-        result = _finish(args.db, job, server)
-    finally:
-        if (job / "result.json").exists():
-            shutil.rmtree(job, ignore_errors=True)
-    return _print(result)

@@ -72,6 +72,18 @@ def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
 
+def checked_hash(password_hash: str) -> str:
+    """An argon2 hash made elsewhere (the command line hashes a password before handing an
+    account job to the dashboard, so the password itself never leaves the command)."""
+    from argon2 import extract_parameters
+
+    try:
+        extract_parameters(password_hash)
+    except (InvalidHashError, ValueError, TypeError):
+        raise AccountError("auth.error.hash_invalid") from None
+    return password_hash
+
+
 _dummy_hash: str | None = None
 
 
@@ -344,8 +356,10 @@ def _active_admins(con) -> int:
 
 
 def create_user(con: duckdb.DuckDBPyConnection, actor: User, username: str, role: str, *,
-                password: str | None = None, display_name: str | None = None) -> User:
-    """Create an account. Without a password it is an SSO allow-list entry (username = e-mail/UPN)."""
+                password: str | None = None, display_name: str | None = None,
+                password_hash: str | None = None) -> User:
+    """Create an account. Without a password it is an SSO allow-list entry (username = e-mail/UPN).
+    ``password_hash``: instead of ``password``, its hash, checked against the rules where it was made."""
     require(actor, "admin", "create users")
     name = check_username(username)
     if role not in _RANK:
@@ -354,6 +368,8 @@ def create_user(con: duckdb.DuckDBPyConnection, actor: User, username: str, role
     if password is not None:
         check_password(password, name)
         pw_hash = hash_password(password)
+    elif password_hash is not None:
+        pw_hash = checked_hash(password_hash)
     display = (display_name or "").strip() or None
     with db.transaction(con):
         if con.execute("SELECT count(*) FROM users WHERE username = ?", [name]).fetchone()[0]:
@@ -399,12 +415,17 @@ def update_user(con: duckdb.DuckDBPyConnection, actor: User, username: str, *, r
         return get(con, name)
 
 
-def set_password(con: duckdb.DuckDBPyConnection, actor: User, username: str, password: str) -> None:
-    """An administrator sets a new password (and so lifts a lock on the account)."""
+def set_password(con: duckdb.DuckDBPyConnection, actor: User, username: str, password: str | None,
+                 *, password_hash: str | None = None) -> None:
+    """An administrator sets a new password (and so lifts a lock on the account).
+    ``password_hash``: instead of ``password``, its hash (see ``create_user``)."""
     require(actor, "admin", "set passwords")
     name = normalise(username)
-    check_password(password, name)
-    pw_hash = hash_password(password)
+    if password is None and password_hash is not None:
+        pw_hash = checked_hash(password_hash)
+    else:
+        check_password(password, name)
+        pw_hash = hash_password(password)
     with db.transaction(con):
         if get(con, name) is None:
             raise AccountError("auth.error.unknown_user", username=name)

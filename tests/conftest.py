@@ -18,10 +18,10 @@ from akrim_analytics import db  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts"
 
-# The dashboard's import queue (importer/handoff.py) is a thread per database the process
+# The dashboard's job queue (akrim_analytics/handoff.py) is a thread per database the process
 # opens: AppTests open hundreds of small databases in this process, so it is off here and
-# on in the tests that serve it (tests/test_import_handoff.py passes AKRIM_IMPORT_QUEUE=1).
-os.environ["AKRIM_IMPORT_QUEUE"] = "0"
+# on in the tests that serve it (tests/test_handoff.py passes AKRIM_JOB_QUEUE=1).
+os.environ["AKRIM_JOB_QUEUE"] = "0"
 
 
 def _apptest_in_navigation_mode() -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from akrim_analytics import auth, db, filters, i18n, queries
-from akrim_analytics.importer import handoff
+from akrim_analytics import auth, db, filters, handoff, i18n, queries
 from akrim_analytics.i18n import t
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 @st.cache_resource(show_spinner=False)
 def _connection(path: str):
     con = db.connect(path)
-    if path != ":memory:" and os.environ.get("AKRIM_IMPORT_QUEUE", "1") != "0":
-        # DuckDB lets one process open the file: scheduled imports (the command line)
-        # hand their jobs to this process while it holds the database (importer.handoff)
+    if path != ":memory:" and os.environ.get("AKRIM_JOB_QUEUE", "1") != "0":
+        # DuckDB lets one process open the file: operator commands (scheduled imports,
+        # accounts, backups) hand their jobs to this process while it holds it (handoff)
         handoff.Server(path, con.cursor).start()
     return con
 
@@ -53,7 +53,28 @@ def _through_entry_point() -> None:
 def con():
     """A cursor for this script run on the shared database connection (thread-safe use)."""
     _through_entry_point()
-    return _connection(db_path()).cursor()
+    return _open(db_path()).cursor()
+
+
+def _open(path: str):
+    """The shared connection. While another process holds the file (a command-line import,
+    backup or restore started when no dashboard had it open), wait for it with a spinner
+    for up to ``AKRIM_DB_WAIT_S`` seconds (default 60), then say so plainly: never a
+    traceback. ``_connection`` caches only a success, so the next run tries again."""
+    try:
+        return _connection(path)
+    except db.DatabaseInUse:
+        pass
+    deadline = time.monotonic() + float(os.environ.get("AKRIM_DB_WAIT_S", "60"))
+    with st.spinner(t("app.db_busy_wait")):
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                return _connection(path)
+            except db.DatabaseInUse:
+                continue
+    st.error(t("app.db_busy"), icon=":material/hourglass_top:")
+    st.stop()
 
 
 def data_version() -> int:

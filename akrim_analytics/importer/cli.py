@@ -5,15 +5,16 @@ The same pipeline as the Import page, for scheduled imports. Creates the databas
 it does not exist; exits 0 printing rows and total, otherwise 1 with the page's message.
 Runs as ``auth.SYSTEM`` (the operator on the server already holds the database file).
 ``import-undo UPLOAD_ID --db PATH`` undoes an upload. While a dashboard holds the
-database, both hand the job to it and wait (``handoff``).
+database, both hand the job to it and wait (``akrim_analytics.handoff``).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from .. import auth, fmt
+from .. import auth, fmt, handoff
 from ..i18n import t
 
 
@@ -30,18 +31,25 @@ def _progress_printer(enabled: bool):
     return cb
 
 
+# the options a handed-over import carries, with their types
+_JOB_OPTIONS = {"kind": str, "sheet": (str, type(None)), "mapping": (str, type(None)), "accept_valid_rows": bool,
+                "save_mapping": (str, type(None)), "json": bool}
+
+
 def _cmd_import(args) -> int:
     from ..cli import UserError
-    from . import handoff
     from .errors import ImportRefused
     from .start import begin
 
     path = Path(args.file)
     if not path.is_file():
         raise UserError(t("import.err.file_not_found", file=args.file))
-    server = handoff.server_alive(args.db)
-    if server is not None:   # a running dashboard holds the database: it runs the import
-        return handoff.hand_over(args, server)
+    # a running dashboard holds the database: it runs the import (see handoff)
+    code = handoff.delegate(args.db, "import", {"file": path.name, **{k: getattr(args, k) for k in _JOB_OPTIONS},
+                                                "report": bool(args.report)},
+                            files=(path,), results={"report.xlsx": args.report} if args.report else None)
+    if code is not None:
+        return code
     progress = _progress_printer(args.progress)
     try:
         # the file is checked and its sheet's read started before the database is opened
@@ -64,7 +72,7 @@ def _cmd_import(args) -> int:
 def run_import(con, path: Path, args, *, out, progress=None, started=None, report_to: Path | None = None) -> None:
     """Prepare and commit ``path`` with the command's options (``args``) on ``con`` and
     write the command's output to ``out``; raises UserError with the page's message.
-    Shared by the command and the dashboard's import queue (``handoff``)."""
+    Shared by the command and the dashboard's job queue (``handoff``)."""
     from ..cli import UserError
     from .errors import ImportRefused
     from .pipeline import commit, prepare
@@ -106,12 +114,18 @@ def run_import(con, path: Path, args, *, out, progress=None, started=None, repor
         print(t("import.cli.overlaps", n=result.overlaps), file=out)
 
 
-def _cmd_undo(args) -> int:
-    from . import handoff
+@handoff.runner("import")
+def _import_job(con, params, out, job: Path) -> None:
+    p = handoff.checked(params, {"file": str, "report": bool, **_JOB_OPTIONS})
+    file = handoff.input_file(job, p["file"])
+    args = argparse.Namespace(**{k: p[k] for k in _JOB_OPTIONS}, report=None)
+    run_import(con, file, args, out=out, report_to=job / "out" / "report.xlsx" if p["report"] else None)
 
-    server = handoff.server_alive(args.db)
-    if server is not None:
-        return handoff.hand_over_undo(args, server)
+
+def _cmd_undo(args) -> int:
+    code = handoff.delegate(args.db, "import-undo", {"upload_id": int(args.upload_id)})
+    if code is not None:
+        return code
     from .. import db
 
     con = db.connect(args.db)
@@ -122,8 +136,13 @@ def _cmd_undo(args) -> int:
     return 0
 
 
+@handoff.runner("import-undo")
+def _undo_job(con, params, out, job: Path) -> None:
+    run_undo(con, handoff.checked(params, {"upload_id": int})["upload_id"], out=out)
+
+
 def run_undo(con, upload_id: int, *, out) -> None:
-    """Undo an upload on ``con``; shared by the command and the import queue."""
+    """Undo an upload on ``con``; shared by the command and the job queue."""
     from ..cli import UserError
     from .errors import ImportRefused
     from .uploads import undo_upload

@@ -1,5 +1,5 @@
-"""Scheduled imports while the dashboard holds the database (importer/handoff.py): the
-command line hands the job to the process that has the file open and prints its result."""
+"""Operator commands while the dashboard holds the database (akrim_analytics/handoff.py):
+the command line hands the job to the process that has the file open and prints its result."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from akrim_analytics import db
-from akrim_analytics.importer import handoff
+from akrim_analytics import handoff
 
 from import_corpus import MESSY_ROWS, MESSY_TOTAL, messy_spend
 from conftest import REPO, assert_no_error_box, serve_app, wait_for_app
@@ -25,31 +25,31 @@ def _spend(con) -> tuple[int, float]:
     return n, float(total)
 
 
-def _spec(file: Path, **options) -> dict:
-    opts = {"kind": "spend", "sheet": None, "mapping": None, "accept_valid_rows": True, "save_mapping": None,
-            "json": False, "report": False}
-    opts.update(options)
-    return {"command": "import", "file": file.name, "options": opts}
+def _params(file: Path, **options) -> dict:
+    params = {"file": file.name, "kind": "spend", "sheet": None, "mapping": None, "accept_valid_rows": True,
+              "save_mapping": None, "json": False, "report": False}
+    params.update(options)
+    return params
 
 
 def test_queue_runs_an_import_and_its_undo_on_the_holding_connection(tmp_path):
     path = tmp_path / "k.duckdb"
     con = db.connect(path)
     server = handoff.Server(path, con.cursor)
-    job = handoff.submit(path, _spec(messy_spend(tmp_path / "reskontro.xlsx"), report=True),
-                         tmp_path / "reskontro.xlsx")
+    file = messy_spend(tmp_path / "reskontro.xlsx")
+    job = handoff.submit(path, "import", _params(file, report=True), (file,))
     assert server.run_pending() == 1
     result = json.loads((job / "result.json").read_text())
     assert result["code"] == 0, result
     assert f"Importert {MESSY_ROWS} rader fra «reskontro.xlsx»" in result["stdout"]
-    assert (job / "report.xlsx").stat().st_size > 0
-    assert not (job / "reskontro.xlsx").exists()          # the copy is removed once run
+    assert (job / "out" / "report.xlsx").stat().st_size > 0
+    assert not (job / "in").exists()                      # the copy is removed once run
     n, total = _spend(con)
     assert n == MESSY_ROWS and total == pytest.approx(MESSY_TOTAL)
     assert server.run_pending() == 0                      # a job runs once
 
     upload_id = con.execute("SELECT max(upload_id) FROM uploads").fetchone()[0]
-    job = handoff.submit(path, {"command": "import-undo", "upload_id": upload_id})
+    job = handoff.submit(path, "import-undo", {"upload_id": upload_id})
     assert server.run_pending() == 1
     result = json.loads((job / "result.json").read_text())
     assert result["code"] == 0 and f"Opplasting {upload_id} er angret" in result["stdout"]
@@ -60,18 +60,20 @@ def test_a_bad_job_gets_the_clear_message_and_stores_nothing(tmp_path):
     path = tmp_path / "k.duckdb"
     con = db.connect(path)
     server = handoff.Server(path, con.cursor)
-    handoff.submit(path, _spec(messy_spend(tmp_path / "ok.xlsx")), tmp_path / "ok.xlsx")
+    ok = messy_spend(tmp_path / "ok.xlsx")
+    handoff.submit(path, "import", _params(ok), (ok,))
     server.run_pending()
     before = _spend(con)
 
     pdf = tmp_path / "rapport.xlsx"
     pdf.write_bytes(b"%PDF-1.7\n" + b"x" * 2000)
-    bad = handoff.submit(path, _spec(pdf), pdf)
-    sneaky = handoff.submit(path, {**_spec(pdf), "file": "../k.duckdb"})
-    typed = handoff.submit(path, _spec(pdf, kind=["spend"]), pdf)
-    assert server.run_pending() == 3
-    for job, words in ((bad, "«rapport.xlsx» er en PDF"), (sneaky, "invalid import job"),
-                       (typed, "invalid import job")):
+    bad = handoff.submit(path, "import", _params(pdf), (pdf,))
+    sneaky = handoff.submit(path, "import", {**_params(pdf), "file": "../../k.duckdb"}, (pdf,))
+    typed = handoff.submit(path, "import", _params(pdf, kind=["spend"]), (pdf,))
+    unknown = handoff.submit(path, "restore", {"from": str(tmp_path)})
+    assert server.run_pending() == 4
+    for job, words in ((bad, "«rapport.xlsx» er en PDF"), (sneaky, "invalid job"),
+                       (typed, "invalid job"), (unknown, "invalid job")):
         result = json.loads((job / "result.json").read_text())
         assert result["code"] == 1 and result["stderr"].startswith("Feil: ") and words in result["stderr"], result
         assert "Traceback" not in result["stderr"]
@@ -97,7 +99,7 @@ _HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, sys.argv[1])
     from akrim_analytics import db
-    from akrim_analytics.importer import handoff
+    from akrim_analytics import handoff
     con = db.connect(sys.argv[2])
     if sys.argv[3] == "serve":
         handoff.Server(sys.argv[2], con.cursor).start()
@@ -117,8 +119,9 @@ def _holder(path: Path, mode: str) -> subprocess.Popen:
     return p
 
 
-def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120)
+def _cli(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          input=stdin)
 
 
 def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_path):
@@ -131,7 +134,7 @@ def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_pa
         assert r.returncode == 0, r.stderr
         assert f"Importert {MESSY_ROWS} rader fra «reskontro.xlsx»" in r.stdout
         assert "Det stemmer" in r.stdout                   # the reconciliation line, as without hand-over
-        assert "importen kjøres der" in r.stderr and "Traceback" not in r.stderr
+        assert "jobben kjøres der" in r.stderr and "Traceback" not in r.stderr
         assert (tmp_path / "rapport.xlsx").stat().st_size > 0
 
         r = _cli("import", file, "--db", path, "--json")    # the same file again: recognised
@@ -173,7 +176,7 @@ def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path)
     """The real dashboard holds the database; the command's import runs in it and the
     Import page lists the upload."""
     path = demo_db_copy("handoff")
-    with serve_app(path, env={"AKRIM_IMPORT_QUEUE": "1"}) as (url, _):
+    with serve_app(path, env={"AKRIM_JOB_QUEUE": "1"}) as (url, _):
         page.goto(url + "/import")
         wait_for_app(page)     # the first page opens the database and starts the queue
         deadline = time.time() + 30
@@ -182,7 +185,7 @@ def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path)
         r = _cli("import", messy_spend(tmp_path / "nattlig-reskontro.xlsx"), "--db", path, "--accept-valid-rows")
         assert r.returncode == 0, r.stderr
         assert f"Importert {MESSY_ROWS} rader fra «nattlig-reskontro.xlsx»" in r.stdout
-        assert "importen kjøres der" in r.stderr
+        assert "jobben kjøres der" in r.stderr
         page.reload()
         wait_for_app(page)
         page.get_by_role("tab", name="Opplastinger").click()
@@ -191,3 +194,86 @@ def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path)
             state="attached", timeout=30_000)
         page.wait_for_timeout(500)
         assert_no_error_box(page, "import_handoff")
+
+
+def test_dashboard_waits_for_a_command_holding_the_database_then_says_so(tmp_path, monkeypatch):
+    """The other way round: a command-line job holds the file when the dashboard opens
+    it. The page waits, then says the database is busy (never a traceback), and opens it
+    on the next run once the job is done."""
+    from streamlit.testing.v1 import AppTest
+
+    path = tmp_path / "k.duckdb"
+    db.connect(path).close()
+    monkeypatch.setenv("AKRIM_DB", str(path))
+    monkeypatch.setenv("AKRIM_DB_WAIT_S", "1")
+    holder = _holder(path, "hold")
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+        assert not at.exception
+        assert any("fortsatt opptatt av en annen prosess" in e.value for e in at.error)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    at.run()
+    assert not at.exception and not at.error
+    assert any("ingen brukere i denne databasen" in m.value for m in at.markdown)
+
+
+PW = "Korrekt-Hest-Batteri-9"
+
+
+def test_account_and_backup_commands_are_handed_over_too(tmp_path):
+    """The first administrator is created while the dashboard shows "no users yet"; the
+    password is hashed by the command, and only the hash is queued."""
+    from akrim_analytics import users
+
+    path = tmp_path / "k.duckdb"
+    db.connect(path).close()
+    holder = _holder(path, "serve")
+    try:
+        r = _cli("create-user", "--db", path, "--username", "kari", "--role", "admin", "--password-stdin", stdin=PW + "\n")
+        assert r.returncode == 0 and json.loads(r.stdout) == {"created": "kari", "role": "admin",
+                                                               "login": "local password"}, r.stderr
+        assert "jobben kjøres der" in r.stderr
+        r = _cli("create-user", "--db", path, "--username", "ola", "--role", "leder", "--password-stdin", stdin="kort\n")
+        assert r.returncode == 1 and "Traceback" not in r.stderr and "jobben kjøres der" not in r.stderr  # refused here
+        r = _cli("create-user", "--db", path, "--username", "kari", "--role", "leder", "--sso")
+        assert r.returncode == 1 and r.stderr.count("Feil: ") == 1 and "Traceback" not in r.stderr
+        r = _cli("set-password", "--db", path, "--username", "kari", "--password-stdin", stdin=PW + "-2\n")
+        assert r.returncode == 0 and json.loads(r.stdout)["password_set"] == "kari", r.stderr
+        r = _cli("unlock-user", "--db", path, "--username", "kari")
+        assert r.returncode == 0, r.stderr
+        r = _cli("list-users", "--db", path)
+        assert r.returncode == 0 and r.stdout.split()[:4] == ["kari", "admin", "active", "password"]
+        r = _cli("backup", "--db", path, "--to", tmp_path / "sikkerhetskopi")
+        assert r.returncode == 0, r.stderr
+        assert Path(json.loads(r.stdout)["backup"]).is_relative_to(tmp_path / "sikkerhetskopi")
+        r = _cli("restore", "--from", tmp_path / "sikkerhetskopi", "--db", path, "--force")
+        # replacing the file under the dashboard would leave it writing to the old one: refused
+        assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
+        assert not list(tmp_path.glob("k.duckdb.before-restore-*"))
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    con = db.connect(path)
+    assert users.authenticate(con, "kari", PW + "-2").status == "ok"
+    assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+    (stored,) = con.execute("SELECT password_hash FROM users").fetchone()
+    assert stored.startswith("$argon2")
+
+
+def test_a_queued_account_job_takes_a_real_hash_only(tmp_path):
+    from akrim_analytics import users
+
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    server = handoff.Server(path, con.cursor)
+    plain = handoff.submit(path, "create-user", {"username": "kari", "role": "admin", "display_name": None,
+                                                 "sso": False, "password_hash": PW})
+    good = handoff.submit(path, "create-user", {"username": "ola", "role": "leder", "display_name": "Ola",
+                                                "sso": False, "password_hash": users.hash_password(PW)})
+    assert server.run_pending() == 2
+    assert json.loads((plain / "result.json").read_text())["code"] == 1
+    assert json.loads((good / "result.json").read_text())["code"] == 0
+    assert [r[0] for r in con.execute("SELECT username FROM users").fetchall()] == ["ola"]
+    assert users.authenticate(con, "ola", PW).status == "ok"
