@@ -128,7 +128,7 @@ def _claim(job: Path) -> bool:
     """True for the one caller that creates the job's claim file first."""
     try:
         os.close(os.open(job / "claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
+    except (FileExistsError, FileNotFoundError):   # claimed already, or withdrawn
         return False
     return True
 
