@@ -277,3 +277,15 @@ def test_a_queued_account_job_takes_a_real_hash_only(tmp_path):
     assert json.loads((good / "result.json").read_text())["code"] == 0
     assert [r[0] for r in con.execute("SELECT username FROM users").fetchall()] == ["ola"]
     assert users.authenticate(con, "ola", PW).status == "ok"
+
+
+def test_a_withdrawn_job_is_not_run_and_no_dashboard_means_run_here(tmp_path):
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    assert handoff.delegate(path, "list-users", {}) is None      # nobody serves the file: the command runs it
+    server = handoff.Server(path, con.cursor)
+    file = messy_spend(tmp_path / "reskontro.xlsx")
+    job = handoff.submit(path, "import", _params(file), (file,))
+    assert handoff._claim(job)                                    # Ctrl-C before the dashboard took it
+    assert server.run_pending() == 0 and not (job / "result.json").exists()
+    assert _spend(con) == (0, 0.0)
