@@ -13,6 +13,17 @@ common.entry_point()   # pages run only through this script (login gate, role ch
 st.set_page_config(page_title="A-krim-analyse", page_icon=":material/shield:", layout="wide")
 
 lang = common.setup_language()
+
+
+def _hide_menu() -> None:
+    """Replace the menu of an earlier run (or Streamlit's own list of page files) while
+    the database is busy in another process."""
+    st.navigation([st.Page(str(common.REPO / spec.path), title=t(spec.title_key), url_path=spec.url_path,
+                           default=spec.default) for spec in nav.PAGES if (common.REPO / spec.path).exists()],
+                  position="hidden")
+
+
+common.open_database(on_busy=_hide_menu)
 user = common.current_user()
 
 pages_by_section: dict[str, list] = {}

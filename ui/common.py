@@ -56,7 +56,14 @@ def con():
     return _open(db_path()).cursor()
 
 
-def _open(path: str):
+def open_database(on_busy=None) -> None:
+    """Open the shared connection first thing in a run (``app.py``); ``on_busy`` is called
+    once before waiting for a file another process holds (the app hides its menu)."""
+    _through_entry_point()
+    _open(db_path(), on_busy)
+
+
+def _open(path: str, on_busy=None):
     """The shared connection. While another process holds the file (a command-line import,
     backup or restore started when no dashboard had it open), wait for it with a spinner
     for up to ``AKRIM_DB_WAIT_S`` seconds (default 60), then say so plainly: never a
@@ -64,7 +71,8 @@ def _open(path: str):
     try:
         return _connection(path)
     except db.DatabaseInUse:
-        pass
+        if on_busy is not None:
+            on_busy()
     deadline = time.monotonic() + float(os.environ.get("AKRIM_DB_WAIT_S", "60"))
     with st.spinner(t("app.db_busy_wait")):
         while time.monotonic() < deadline:
