@@ -43,15 +43,7 @@ def _open(path: str):
 
 def _run(args, command: str, params: dict) -> int:
     """Hand the job to a live dashboard holding the database (``handoff``), else run it here."""
-    code = handoff.delegate(args.db, command, params)
-    if code is not None:
-        return code
-    con = _open(args.db)
-    try:
-        handoff.runner_for(command)(con, params, sys.stdout, None)
-    finally:
-        con.close()
-    return 0
+    return handoff.run(args.db, command, params)
 
 
 def _hashed(args, username: str) -> str:

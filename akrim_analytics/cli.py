@@ -63,25 +63,26 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from . import db, summary
+    from . import handoff
 
-    con = db.connect(args.db)
-    try:
-        data = summary.build(con)
-    finally:
-        con.close()
-    if args.json:
-        print(json.dumps(data, ensure_ascii=False))
-    else:
-        from . import fmt
+    return handoff.run(args.db, "summary", {"json": bool(args.json)})
 
-        print(f"Linjer: {data['spend_rows']}, sum: {fmt.nok(data['spend_total_nok'])}, "
-              f"leverandører: {data['suppliers']}, kontrakter: {data['contracts']}")
-        for year, y in data["years"].items():
-            print(f"{year}: {fmt.nok(y['total'])}")
-            for name, amount in y["by_category"].items():
-                print(f"    {name:45s} {fmt.nok(amount):>22s}")
-    return 0
+
+def _summary(con, params, out, job) -> None:
+    """The ``summary`` job (registered with ``handoff`` below)."""
+    from . import fmt, handoff, summary
+
+    p = handoff.checked(params, {"json": bool})
+    data = summary.build(con)
+    if p["json"]:
+        print(json.dumps(data, ensure_ascii=False), file=out)
+        return
+    print(f"Linjer: {data['spend_rows']}, sum: {fmt.nok(data['spend_total_nok'])}, "
+          f"leverandører: {data['suppliers']}, kontrakter: {data['contracts']}", file=out)
+    for year, y in data["years"].items():
+        print(f"{year}: {fmt.nok(y['total'])}", file=out)
+        for name, amount in y["by_category"].items():
+            print(f"    {name:45s} {fmt.nok(amount):>22s}", file=out)
 
 
 def _cmd_migrate(args) -> int:
@@ -136,3 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _register_runners() -> None:
+    from . import handoff
+
+    handoff.runner("summary")(_summary)
+
+
+_register_runners()

@@ -2,8 +2,9 @@
 
 DuckDB lets one process open a database file at a time, and a running dashboard keeps
 its database open. So the dashboard's process serves a job queue beside the file,
-``<db>.jobs/``: a command (``import``, ``import-undo``, ``create-user``, ``set-password``,
-``unlock-user``, ``list-users``, ``backup``) that finds a live dashboard there
+``<db>.jobs/``: a command (``import``, ``import-undo``, ``summary``, ``risk score|explain|
+runs|config``, ``create-user``, ``set-password``, ``unlock-user``, ``list-users``,
+``backup``) that finds a live dashboard there
 (``server.json``, refreshed every ``HEARTBEAT_S`` seconds) hands it the job and waits. The
 dashboard runs the command's own code (a ``runner`` the command's module registers) under
 the same write lock as its pages, and the command prints the job's output and exits with
@@ -21,6 +22,7 @@ database file, so whoever may write there may already write the database itself.
 """
 from __future__ import annotations
 
+import contextvars
 import importlib
 import io
 import json
@@ -46,7 +48,8 @@ POLL_S = 0.5        # how often the server looks for jobs, and a command for its
 
 # modules whose ``runner`` functions the dashboard's process can run (imported on the
 # first job, so the dashboard does not load them before anyone hands over a job)
-RUNNER_MODULES = ("akrim_analytics.importer.cli", "akrim_analytics.admin_cli")
+RUNNER_MODULES = ("akrim_analytics.cli", "akrim_analytics.importer.cli", "akrim_analytics.admin_cli",
+                  "akrim_analytics.risk.cli")
 Runner = Callable[[object, dict, TextIO, Path], None]   # (cursor, params, out, job dir)
 _RUNNERS: dict[str, Runner] = {}
 
@@ -68,18 +71,34 @@ def _runner(command) -> Runner | None:
     return _RUNNERS.get(command)
 
 
-def runner_for(command: str) -> Callable[[object, dict, TextIO, Path | None], None]:
-    """The registered runner, for a command that runs its job itself (no dashboard)."""
+def runner_for(command: str):
+    """The registered runner, for a command that runs its job itself (no dashboard):
+    called with (cursor, params, out, None, {out/ name: path}); its files go straight
+    to their paths (``out_path``)."""
     fn = _runner(command)
     if fn is None:
         raise KeyError(command)
 
-    def run(con, params, out, job):
+    def run_here(con, params, out, job, results):
+        token = _LOCAL_RESULTS.set(results)
         try:
             fn(con, params, out, job)
         except InvalidJob:   # a command's own parameters are always well-formed
             raise RuntimeError(f"{command}: invalid parameters {params!r}") from None
-    return run
+        finally:
+            _LOCAL_RESULTS.reset(token)
+    return run_here
+
+
+_LOCAL_RESULTS: contextvars.ContextVar[dict] = contextvars.ContextVar("akrim_job_results", default={})
+
+
+def out_path(job: Path | None, name: str) -> Path:
+    """Where a runner writes its output file ``name``: the job's ``out/`` folder when
+    handed over (the command moves it to where its user asked), else that place."""
+    if job is not None:
+        return job / "out" / name
+    return Path(_LOCAL_RESULTS.get()[name])
 
 
 class InvalidJob(Exception):
@@ -317,3 +336,22 @@ def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: t
     sys.stderr.write(str(result.get("stderr", "")))
     code = result.get("code")
     return code if type(code) is int else 1
+
+
+def run(db_path: str | os.PathLike | None, command: str, params: dict, *, files: tuple[Path, ...] = (),
+        results: dict[str, str | os.PathLike] | None = None) -> int:
+    """A command's job: in the live dashboard holding the database when there is one
+    (``delegate``), else here on a connection of its own. Returns the exit code.
+    Here, a runner's ``out/`` files are written straight to their ``results`` paths."""
+    from . import db
+
+    path = db.db_path(db_path)
+    code = delegate(path, command, params, files=files, results=results)
+    if code is not None:
+        return code
+    con = db.connect(path)
+    try:
+        runner_for(command)(con, params, sys.stdout, None, results or {})
+    finally:
+        con.close()
+    return 0

@@ -289,3 +289,41 @@ def test_a_withdrawn_job_is_not_run_and_no_dashboard_means_run_here(tmp_path):
     assert handoff._claim(job)                                    # Ctrl-C before the dashboard took it
     assert server.run_pending() == 0 and not (job / "result.json").exists()
     assert _spend(con) == (0, 0.0)
+
+
+def test_summary_and_risk_commands_are_handed_over_too(tmp_path):
+    """Scheduled reporting while the dashboard runs: summary --json, a re-score, the
+    explanation, the run list and the settings export/import, with the command's own
+    relative paths."""
+    path = tmp_path / "k.duckdb"
+    db.connect(path).close()
+    file = messy_spend(tmp_path / "reskontro.xlsx")
+    holder = _holder(path, "serve")
+
+    def cli_here(*args):   # from the operator's own folder, with relative paths
+        return subprocess.run([*CLI, *map(str, args)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert _cli("import", file, "--db", path, "--accept-valid-rows").returncode == 0
+        r = cli_here("summary", "--db", path, "--json")
+        assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
+        data = json.loads(r.stdout)
+        assert data["spend_rows"] == MESSY_ROWS and set(data["risk"]) == {"lav", "middels", "høy"}
+        r = cli_here("risk", "score", "--db", path, "--as-of", "2025-12-31")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["suppliers"] >= 1
+        r = cli_here("risk", "runs", "--db", path)
+        assert r.returncode == 0 and "31.12.2025" in r.stdout
+        r = cli_here("risk", "score", "--db", path, "--as-of", "2025-13-01")
+        assert r.returncode == 1 and "expected a date" in r.stderr and "jobben" not in r.stderr   # refused here
+        r = cli_here("risk", "config", "--db", path, "--export", "innstillinger.toml")
+        assert r.returncode == 0 and (tmp_path / "innstillinger.toml").read_text().strip(), r.stderr
+        r = cli_here("risk", "config", "--db", path, "--import", "innstillinger.toml", "--note", "uendret")
+        assert r.returncode == 0 and json.loads(r.stdout)["config_version"] >= 1, r.stderr
+        r = cli_here("risk", "explain", "NO-SUCH", "--supplier", "--db", path)
+        assert r.returncode == 1 and "is not assessed" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    con = db.connect(path)
+    assert con.execute("SELECT count(*) FROM risk_runs WHERE reason = 'cli'").fetchone()[0] == 1

@@ -1,24 +1,18 @@
 """Risk commands: ``python -m akrim_analytics risk score|explain|runs|config ...``.
 
 They act as the ``system`` account (whoever runs them on the server already holds the
-database file); every scoring run and settings change is audit-logged as in the app."""
+database file); every scoring run and settings change is audit-logged as in the app.
+While a dashboard holds the database they run in its process (``handoff``)."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
 
-from .. import db, fmt
+from .. import fmt, handoff
 from ..i18n import t
 from ..auth import SYSTEM
 from ..cli import UserError
-
-
-def _connect(path):
-    """The database, without DuckDB's progress bar (it prints to stdout, into the JSON)."""
-    con = db.connect(path)
-    con.execute("SET enable_progress_bar = false")
-    return con
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -30,94 +24,121 @@ def _date(text: str | None) -> dt.date | None:
         raise UserError(f"--as-of {text!r}: expected a date like 2026-09-30.") from None
 
 
+# Each command runs as a job (``handoff.run``): in the dashboard's process while it holds
+# the database, else here. Parameters are checked by type; dates travel as ISO text.
+_OPT_STR = (str, type(None))
+
+
 def _cmd_score(args) -> int:
+    _date(args.as_of), _date(args.quarters_from)   # a bad date is refused before anything runs
+    return handoff.run(args.db, "risk-score", {"as_of": args.as_of, "quarters_from": args.quarters_from,
+                                               "pin": bool(args.pin)})
+
+
+@handoff.runner("risk-score")
+def _score(con, params, out, job) -> None:
     from . import level_counts, run_info, score_all, score_quarters
 
-    con = _connect(args.db)
-    try:
-        if args.quarters_from:
-            start = _date(args.quarters_from)
-            end = _date(args.as_of) or dt.date.today()
-            ids = score_quarters(con, SYSTEM, start, end, reason="cli quarter history")
-            print(json.dumps({"runs": ids}))
-            return 0
-        run_id = score_all(con, SYSTEM, _date(args.as_of), reason="cli", pinned=args.pin)
-        info = run_info(con, run_id)
-        print(json.dumps({"run_id": run_id, "as_of": info["as_of"].isoformat()[:10],
-                          "config_version": info["config_version"], "data_version": info["data_version"],
-                          "contracts": info["n_contracts"], "suppliers": info["n_suppliers"],
-                          "seconds": info["seconds"], "levels": level_counts(con, run_id)}, ensure_ascii=False))
-    finally:
-        con.close()
-    return 0
+    p = handoff.checked(params, {"as_of": _OPT_STR, "quarters_from": _OPT_STR, "pin": bool})
+    if p["quarters_from"]:
+        start = _date(p["quarters_from"])
+        end = _date(p["as_of"]) or dt.date.today()
+        ids = score_quarters(con, SYSTEM, start, end, reason="cli quarter history")
+        print(json.dumps({"runs": ids}), file=out)
+        return
+    run_id = score_all(con, SYSTEM, _date(p["as_of"]), reason="cli", pinned=p["pin"])
+    info = run_info(con, run_id)
+    print(json.dumps({"run_id": run_id, "as_of": info["as_of"].isoformat()[:10],
+                      "config_version": info["config_version"], "data_version": info["data_version"],
+                      "contracts": info["n_contracts"], "suppliers": info["n_suppliers"],
+                      "seconds": info["seconds"], "levels": level_counts(con, run_id)}, ensure_ascii=False),
+          file=out)
 
 
 def _cmd_explain(args) -> int:
+    _date(args.as_of)
+    return handoff.run(args.db, "risk-explain", {"entity_id": args.entity_id, "supplier": bool(args.supplier),
+                                                 "as_of": args.as_of, "lang": args.lang})
+
+
+@handoff.runner("risk-explain")
+def _explain(con, params, out, job) -> None:
     from . import assessment, explain, run_for_period
 
-    con = _connect(args.db)
-    try:
-        run_id = run_for_period(con, _date(args.as_of)) if args.as_of else None
-        etype = "supplier" if args.supplier else "contract"
-        a = assessment(con, etype, args.entity_id, run_id)
-        if a is None:
-            raise UserError(f"{etype} {args.entity_id!r} is not assessed in that run.")
-        lines = explain(con, etype, args.entity_id, run_id)
-        col = "explanation_en" if args.lang == "en" else "explanation_nb"
-        if args.lang == "en":
-            exposure = "–" if a["exposure"] is None else f"NOK {float(a['exposure']):,.0f}"
-            level = t("risk.level." + a["level"], "en")
-            print(f"{etype} {args.entity_id}: {level} (likelihood {a['likelihood']}, "
-                  f"consequence {a['consequence']}, step {a['required_step']}, exposure {exposure})")
-        else:
-            print(f"{etype} {args.entity_id}: {a['level']} (sannsynlighet {a['likelihood']}, "
-                  f"konsekvens {a['consequence']}, trinn {a['required_step']}, "
-                  f"eksponering {fmt.nok(a['exposure'])})")
-        for text, unknown in zip(lines[col], lines["unknown"]):
-            print(f"  {'?' if unknown else '-'} {text}")
-    finally:
-        con.close()
-    return 0
+    p = handoff.checked(params, {"entity_id": str, "supplier": bool, "as_of": _OPT_STR, "lang": str})
+    run_id = run_for_period(con, _date(p["as_of"])) if p["as_of"] else None
+    etype = "supplier" if p["supplier"] else "contract"
+    a = assessment(con, etype, p["entity_id"], run_id)
+    if a is None:
+        raise UserError(f"{etype} {p['entity_id']!r} is not assessed in that run.")
+    lines = explain(con, etype, p["entity_id"], run_id)
+    col = "explanation_en" if p["lang"] == "en" else "explanation_nb"
+    if p["lang"] == "en":
+        exposure = "–" if a["exposure"] is None else f"NOK {float(a['exposure']):,.0f}"
+        level = t("risk.level." + a["level"], "en")
+        print(f"{etype} {p['entity_id']}: {level} (likelihood {a['likelihood']}, "
+              f"consequence {a['consequence']}, step {a['required_step']}, exposure {exposure})", file=out)
+    else:
+        print(f"{etype} {p['entity_id']}: {a['level']} (sannsynlighet {a['likelihood']}, "
+              f"konsekvens {a['consequence']}, trinn {a['required_step']}, "
+              f"eksponering {fmt.nok(a['exposure'])})", file=out)
+    for text, unknown in zip(lines[col], lines["unknown"]):
+        print(f"  {'?' if unknown else '-'} {text}", file=out)
 
 
 def _cmd_runs(args) -> int:
+    return handoff.run(args.db, "risk-runs", {"all": bool(args.all)})
+
+
+@handoff.runner("risk-runs")
+def _runs(con, params, out, job) -> None:
     from . import runs
 
-    con = _connect(args.db)
-    try:
-        df = runs(con, include_pruned=args.all)
-    finally:
-        con.close()
-    for r in df.itertuples():
+    p = handoff.checked(params, {"all": bool})
+    for r in runs(con, include_pruned=p["all"]).itertuples():
         print(f"{r.run_id:6d}  {fmt.date(r.as_of)}  config v{r.config_version}  data v{r.data_version}  "
               f"{r.n_contracts} kontrakter  {r.n_suppliers} leverandører  {'pinned ' if r.pinned else ''}"
-              f"{'pruned ' if r.pruned else ''}{r.reason or ''}")
-    return 0
+              f"{'pruned ' if r.pruned else ''}{r.reason or ''}", file=out)
 
 
 def _cmd_config(args) -> int:
-    from . import ConfigError, load_config, parse_toml, save_config, to_toml
+    if args.export:
+        return handoff.run(args.db, "risk-config-export", {"file": args.export},
+                           results={"risk_config.toml": args.export})
+    if args.import_file:
+        path = Path(args.import_file)
+        if not path.is_file():
+            raise UserError(f"{args.import_file}: no such file.")
+        return handoff.run(args.db, "risk-config-import", {"file": path.name, "shown_as": args.import_file,
+                                                           "note": args.note},
+                           files=(path,), results={})
+    raise UserError("say --export FILE or --import FILE.")
 
-    con = _connect(args.db)
+
+@handoff.runner("risk-config-export")
+def _config_export(con, params, out, job) -> None:
+    from . import load_config, to_toml
+
+    p = handoff.checked(params, {"file": str})
+    handoff.out_path(job, "risk_config.toml").write_text(to_toml(load_config(con)), encoding="utf-8")
+    print(json.dumps({"exported": p["file"]}), file=out)
+
+
+@handoff.runner("risk-config-import")
+def _config_import(con, params, out, job) -> None:
+    from . import ConfigError, parse_toml, save_config
+
+    p = handoff.checked(params, {"file": str, "shown_as": str, "note": _OPT_STR})
+    path = handoff.input_file(job, p["file"]) if job is not None else Path(p["shown_as"])
     try:
-        if args.export:
-            Path(args.export).write_text(to_toml(load_config(con)), encoding="utf-8")
-            print(json.dumps({"exported": args.export}))
-        elif args.import_file:
-            try:
-                text = Path(args.import_file).read_text(encoding="utf-8")
-            except OSError as e:
-                raise UserError(f"{args.import_file}: {e.strerror}.") from None
-            try:
-                version = save_config(con, SYSTEM, parse_toml(text), args.note)
-            except ConfigError as e:
-                raise UserError(f"{args.import_file}: " + "; ".join(e.errors)) from None
-            print(json.dumps({"config_version": version}))
-        else:
-            raise UserError("say --export FILE or --import FILE.")
-    finally:
-        con.close()
-    return 0
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{p['shown_as']}: {e.strerror}.") from None
+    try:
+        version = save_config(con, SYSTEM, parse_toml(text), p["note"])
+    except ConfigError as e:
+        raise UserError(f"{p['shown_as']}: " + "; ".join(e.errors)) from None
+    print(json.dumps({"config_version": version}), file=out)
 
 
 def register(sub) -> None:
