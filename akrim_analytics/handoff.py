@@ -2,9 +2,8 @@
 
 DuckDB lets one process open a database file at a time, and a running dashboard keeps
 its database open. So the dashboard's process serves a job queue beside the file,
-``<db>.jobs/``: a command (``import``, ``import-undo``, ``summary``, ``risk score|explain|
-runs|config``, ``create-user``, ``set-password``, ``unlock-user``, ``list-users``,
-``backup``) that finds a live dashboard there
+``<db>.jobs/``: a command (every one but ``demo``, ``migrate`` and ``restore``) that
+finds a live dashboard there
 (``server.json``, refreshed every ``HEARTBEAT_S`` seconds) hands it the job and waits. The
 dashboard runs the command's own code (a ``runner`` the command's module registers) under
 the same write lock as its pages, and the command prints the job's output and exits with
@@ -49,7 +48,7 @@ POLL_S = 0.5        # how often the server looks for jobs, and a command for its
 # modules whose ``runner`` functions the dashboard's process can run (imported on the
 # first job, so the dashboard does not load them before anyone hands over a job)
 RUNNER_MODULES = ("akrim_analytics.cli", "akrim_analytics.importer.cli", "akrim_analytics.admin_cli",
-                  "akrim_analytics.risk.cli")
+                  "akrim_analytics.risk.cli", "akrim_analytics.plan_cli", "akrim_analytics.report.cli")
 Runner = Callable[[object, dict, TextIO, Path], None]   # (cursor, params, out, job dir)
 _RUNNERS: dict[str, Runner] = {}
 
@@ -95,10 +94,12 @@ _LOCAL_RESULTS: contextvars.ContextVar[dict] = contextvars.ContextVar("akrim_job
 
 def out_path(job: Path | None, name: str) -> Path:
     """Where a runner writes its output file ``name``: the job's ``out/`` folder when
-    handed over (the command moves it to where its user asked), else that place."""
+    handed over (the command moves it to where its user asked), else that place (for a
+    command whose ``results`` name a folder, ``"*"``: the file ``name`` in it)."""
     if job is not None:
         return job / "out" / name
-    return Path(_LOCAL_RESULTS.get()[name])
+    results = _LOCAL_RESULTS.get()
+    return Path(results[name]) if name in results else Path(results["*"]) / name
 
 
 class InvalidJob(Exception):
@@ -311,7 +312,8 @@ def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: t
              results: dict[str, str | os.PathLike] | None = None) -> int | None:
     """Run ``command`` in the live dashboard holding ``db_path`` and return its exit code,
     having printed its output; None when no dashboard serves the file (run it here).
-    ``results``: files the runner leaves in ``out/`` → where the command puts them."""
+    ``results``: files the runner leaves in ``out/`` → where the command puts them
+    (the key ``"*"``: a folder for every file there)."""
     server = server_alive(db_path)
     if server is None:
         return None
@@ -320,7 +322,10 @@ def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: t
     try:
         result = wait(db_path, job)
         for name, dest in (results or {}).items():
-            if (job / "out" / name).exists():
+            if name == "*":
+                for f in sorted((job / "out").iterdir()) if (job / "out").is_dir() else ():
+                    shutil.move(str(f), str(Path(dest) / f.name))
+            elif (job / "out" / name).exists():
                 shutil.move(str(job / "out" / name), str(dest))
     except KeyboardInterrupt:
         if _claim(job):
@@ -339,7 +344,7 @@ def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: t
 
 
 def run(db_path: str | os.PathLike | None, command: str, params: dict, *, files: tuple[Path, ...] = (),
-        results: dict[str, str | os.PathLike] | None = None) -> int:
+        results: dict[str, str | os.PathLike] | None = None, read_only: bool = False) -> int:
     """A command's job: in the live dashboard holding the database when there is one
     (``delegate``), else here on a connection of its own. Returns the exit code.
     Here, a runner's ``out/`` files are written straight to their ``results`` paths."""
@@ -349,7 +354,7 @@ def run(db_path: str | os.PathLike | None, command: str, params: dict, *, files:
     code = delegate(path, command, params, files=files, results=results)
     if code is not None:
         return code
-    con = db.connect(path)
+    con = db.connect(path, read_only=read_only)
     try:
         runner_for(command)(con, params, sys.stdout, None, results or {})
     finally:

@@ -6,14 +6,15 @@
     plan adherence [--quarter 2026-K4]
 
 They read the saved planning settings and override what is given. Nothing is written
-to the database (saving a plan is done in the app by an analyst)."""
+to the database (saving a plan is done in the app by an analyst). While a dashboard holds
+the database they run in its process (``handoff``)."""
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
+from types import SimpleNamespace
 
-from . import db, fmt
+from . import fmt, handoff
 from .cli import UserError
 from .filters import Period
 
@@ -45,72 +46,99 @@ def _quarter(con, text):
     return p
 
 
-def _run(args, fn):
-    from . import plan
+# Each command runs as a job (``handoff.run``): in the dashboard's process while it holds
+# the database, else here (read-only). Parameters travel as JSON values.
+_PARAMS = {"quarter": (str, type(None)), "ftes": (float, int, type(None)), "hours": (float, int, type(None)),
+           "min_per_department": (int, type(None))}
 
-    con = db.connect(args.db, read_only=True)
-    try:
-        s = _settings(con, args)
-        q = _quarter(con, getattr(args, "quarter", None))
-        return fn(con, plan, s, q)
-    except plan.PlanError as e:
-        raise UserError(str(e)) from None
-    finally:
-        con.close()
+
+def _run(args, command: str, extra: dict | None = None, **kw) -> int:
+    params = {"quarter": args.quarter, "ftes": args.ftes, "hours": args.hours,
+              "min_per_department": args.min_per_department, **(extra or {})}
+    return handoff.run(args.db, command, params, read_only=True, **kw)
+
+
+def _job(params, extra_types: dict | None = None):
+    """(settings, quarter, params) of a plan job, on the database it runs on."""
+    return handoff.checked(params, {**_PARAMS, **(extra_types or {})})
+
+
+def _plan_runner(command: str, extra_types: dict | None = None):
+    """Register ``fn(con, plan, settings, quarter, params, out, job)`` as ``command``."""
+    def register(fn):
+        @handoff.runner(command)
+        def run(con, params, out, job):
+            from . import plan
+
+            p = _job(params, extra_types)
+            ns = SimpleNamespace(**p)
+            try:
+                fn(con, plan, _settings(con, ns), _quarter(con, p["quarter"]), p, out, job)
+            except plan.PlanError as e:
+                raise UserError(str(e)) from None
+        return fn
+    return register
 
 
 def _cmd_show(args) -> int:
-    def go(con, plan, s, q):
-        p = plan.build_plan(con, s, q.year, q.quarter)
-        if args.json:
-            print(json.dumps({
-                "year": p.year, "quarter": p.quarter, "capacity_hours": p.capacity_hours,
-                "hours_planned": p.hours_planned, "objective": p.objective, "coverage": p.coverage,
-                "items": [{"contract_id": r.contract_id, "department": r.department, "steps": list(r.steps),
-                           "hours": r.hours, "exposure": r.exposure, "why": plan.why(r.reasons)}
-                          for r in p.items.itertuples()],
-            }, ensure_ascii=False, default=str))
-            return 0
-        print(f"Oppfølgingsplan {q.label('nb')}: {len(p.items)} kontrakter, {len(p.steps)} kontroller, "
-              f"{fmt.number(p.hours_planned, 0)} av {fmt.number(p.capacity_hours, 0)} timer; "
-              f"høy/middels eksponering dekket {fmt.pct(p.coverage['share_hm_after'])} "
-              f"(før: {fmt.pct(p.coverage['share_hm_before'])})")
-        for r in p.items.itertuples():
-            print(f"  {r.department:6s} {r.contract_id:16s} {r.steps_text:18s} {fmt.number(r.hours, 0):>5s} t  "
-                  f"{fmt.nok(r.exposure):>18s}  {r.contract_name}")
-        return 0
-    return _run(args, go)
+    return _run(args, "plan-show", {"json": bool(args.json)})
+
+
+@_plan_runner("plan-show", {"json": bool})
+def _show(con, plan, s, q, p, out, job) -> None:
+    pl = plan.build_plan(con, s, q.year, q.quarter)
+    if p["json"]:
+        print(json.dumps({
+            "year": pl.year, "quarter": pl.quarter, "capacity_hours": pl.capacity_hours,
+            "hours_planned": pl.hours_planned, "objective": pl.objective, "coverage": pl.coverage,
+            "items": [{"contract_id": r.contract_id, "department": r.department, "steps": list(r.steps),
+                       "hours": r.hours, "exposure": r.exposure, "why": plan.why(r.reasons)}
+                      for r in pl.items.itertuples()],
+        }, ensure_ascii=False, default=str), file=out)
+        return
+    print(f"Oppfølgingsplan {q.label('nb')}: {len(pl.items)} kontrakter, {len(pl.steps)} kontroller, "
+          f"{fmt.number(pl.hours_planned, 0)} av {fmt.number(pl.capacity_hours, 0)} timer; "
+          f"høy/middels eksponering dekket {fmt.pct(pl.coverage['share_hm_after'])} "
+          f"(før: {fmt.pct(pl.coverage['share_hm_before'])})", file=out)
+    for r in pl.items.itertuples():
+        print(f"  {r.department:6s} {r.contract_id:16s} {r.steps_text:18s} {fmt.number(r.hours, 0):>5s} t  "
+              f"{fmt.nok(r.exposure):>18s}  {r.contract_name}", file=out)
 
 
 def _cmd_export(args) -> int:
-    def go(con, plan, s, q):
-        p = plan.build_plan(con, s, q.year, q.quarter)
-        out = Path(args.out)
-        out.write_bytes(plan.export_excel(p, args.lang))
-        print(json.dumps({"file": str(out), "contracts": len(p.items), "sheets": 1 + p.items["department"].nunique()}))
-        return 0
-    return _run(args, go)
+    return _run(args, "plan-export", {"file": str(args.out), "lang": args.lang}, results={"plan.xlsx": args.out})
+
+
+@_plan_runner("plan-export", {"file": str, "lang": str})
+def _export(con, plan, s, q, p, out, job) -> None:
+    pl = plan.build_plan(con, s, q.year, q.quarter)
+    handoff.out_path(job, "plan.xlsx").write_bytes(plan.export_excel(pl, p["lang"]))
+    print(json.dumps({"file": p["file"], "contracts": len(pl.items),
+                      "sheets": 1 + pl.items["department"].nunique()}), file=out)
 
 
 def _cmd_extra(args) -> int:
-    def go(con, plan, s, q):
-        r = plan.one_more_person(con, s, q.year, q.quarter)
-        print(json.dumps(r, ensure_ascii=False, default=str))
-        return 0
-    return _run(args, go)
+    return _run(args, "plan-one-more-person")
+
+
+@_plan_runner("plan-one-more-person")
+def _extra(con, plan, s, q, p, out, job) -> None:
+    print(json.dumps(plan.one_more_person(con, s, q.year, q.quarter), ensure_ascii=False, default=str), file=out)
 
 
 def _cmd_adherence(args) -> int:
-    def go(con, plan, s, q):
-        a = plan.adherence(con, year=q.year, quarter=q.quarter)
-        if a is None:
-            raise UserError(f"Ingen lagret plan for {q.label('nb')}.")
-        print(json.dumps({"plan_id": a["plan_id"], "as_of": a["as_of"], "total": a["total"],
-                          "by_department": a["by_department"].to_dict(orient="records"),
-                          "overdue": len(a["overdue"]), "unplanned_done": a["unplanned_done"]},
-                         ensure_ascii=False, default=str))
-        return 0
-    return _run(args, go)
+    return _run(args, "plan-adherence")
+
+
+@_plan_runner("plan-adherence")
+def _adherence(con, plan, s, q, p, out, job) -> None:
+    a = plan.adherence(con, year=q.year, quarter=q.quarter)
+    if a is None:
+        raise UserError(f"Ingen lagret plan for {q.label('nb')}.")
+    print(json.dumps({"plan_id": a["plan_id"], "as_of": a["as_of"], "total": a["total"],
+                      "by_department": a["by_department"].to_dict(orient="records"),
+                      "overdue": len(a["overdue"]), "unplanned_done": a["unplanned_done"]},
+                     ensure_ascii=False, default=str), file=out)
 
 
 def register(sub) -> None:

@@ -327,3 +327,28 @@ def test_summary_and_risk_commands_are_handed_over_too(tmp_path):
         holder.wait(30)
     con = db.connect(path)
     assert con.execute("SELECT count(*) FROM risk_runs WHERE reason = 'cli'").fetchone()[0] == 1
+
+
+def test_report_and_plan_files_come_back_to_the_commands_folder(demo_db_copy, tmp_path):
+    """The quarterly report and the plan export, made in the process that holds the
+    database, land where the command (run from another folder, relative paths) said."""
+    path = demo_db_copy("handoff-report")
+    holder = _holder(path, "serve")
+
+    def cli_here(*args):
+        return subprocess.run([*CLI, *map(str, args)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    try:
+        r = cli_here("report", "--db", path, "--quarter", "2026-K3", "--format", "xlsx", "--out", "rapporter")
+        assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
+        (written,) = json.loads(r.stdout)
+        assert written["file"].startswith("rapporter/") and (tmp_path / written["file"]).stat().st_size > 0
+        r = cli_here("plan", "export", "--db", path, "--quarter", "2026-K4", "--out", "plan.xlsx")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["file"] == "plan.xlsx" and (tmp_path / "plan.xlsx").stat().st_size > 0
+        r = cli_here("plan", "show", "--db", path, "--quarter", "2026-K9")
+        assert r.returncode == 1 and "Feil: --quarter '2026-K9'" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert not [p for p in handoff.queue_dir(path).iterdir() if p.is_dir()]
