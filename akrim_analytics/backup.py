@@ -182,29 +182,13 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
             "rows": sum(t["rows"] for t in manifest["tables"].values())}
 
 
-class _NoHold:
-    def close(self) -> None:
-        pass
-
-
 def _hold(target: Path):
-    """Open ``target`` to hold DuckDB's lock on it (returns something to ``close``).
-
-    A running dashboard keeps its database open; replacing the file under it would leave
-    it writing to the old file (kept as ``.before-restore-…``) while the new one looks
-    restored: lost writes. So a file another process holds is never replaced. A missing
-    file, or one DuckDB cannot read (a damaged file being restored over), holds nothing."""
-    if not target.exists():
-        return _NoHold()
+    """``db.hold_file`` with the restore's own error (see there: a file another process
+    holds is never replaced)."""
     try:
-        return duckdb.connect(str(target))
-    except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise BackupError(f"{target} is in use by another process (is the dashboard running on it?). "
-                              "Stop it, then restore; nothing was changed.") from None
-        return _NoHold()
-    except duckdb.Error:
-        return _NoHold()
+        return db.hold_file(target)
+    except db.DatabaseInUse as e:
+        raise BackupError(str(e)) from None
 
 
 def default_dir(db_file: str | os.PathLike) -> Path:

@@ -110,6 +110,34 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     return con
 
 
+class _NoHold:
+    def close(self) -> None:
+        pass
+
+
+def hold_file(path: str | os.PathLike):
+    """Hold DuckDB's lock on the database file ``path`` (returns something to ``close``),
+    for a command about to replace the file (restore, the demo builder).
+
+    A running dashboard keeps its database open; replacing the file under it would leave
+    it writing to the old file while the new one looks current: lost writes. So a file
+    another process holds raises DatabaseInUse. A missing file, or one DuckDB cannot read
+    (a damaged file being replaced), holds nothing."""
+    p = Path(path)
+    if not p.exists():
+        return _NoHold()
+    try:
+        return duckdb.connect(str(p))
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise DatabaseInUse(
+                f"The database {p} is in use by another process (is the dashboard running on it?). "
+                "Stop it first; nothing was changed.") from None
+        return _NoHold()
+    except duckdb.Error:
+        return _NoHold()
+
+
 # Write transactions in this process run one at a time. DuckDB's optimistic concurrency
 # would otherwise abort one of two concurrent writers that touch the same row (every
 # write bumps meta.data_version; imports upsert the same suppliers), and an analyst

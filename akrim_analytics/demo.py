@@ -593,16 +593,23 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True,
 
     The scale arguments make larger databases for benchmarks (e.g. 50 000 suppliers,
     5 000 000 lines, 20 000 contracts); the defaults give the bundled demo."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(path)
+    # never replace a file another process (a running dashboard) holds: it would go on
+    # writing to the old one; held until the new file is in place
+    guard = db.hold_file(path)
+    try:
+        return _build(path, seed=seed, supplier_scale=supplier_scale, line_scale=line_scale,
+                      max_contracts=max_contracts, guard=guard)
+    finally:
+        guard.close()
+
+
+def _build(path: Path, *, seed: int, supplier_scale: float, line_scale: float, max_contracts: int | None,
+           guard) -> dict:
     import pandas as pd
 
-    path = Path(path)
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(path)
-        path.unlink()
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        wal.unlink()
     tmp = path.with_name(path.name + ".building")
     for p in (tmp, tmp.with_name(tmp.name + ".wal")):
         if p.exists():
@@ -701,6 +708,8 @@ def build(path: str | os.PathLike, *, seed: int = SEED, overwrite: bool = True,
         tmp.unlink(missing_ok=True)
         raise
     con.close()
+    guard.close()   # the old file's last reader: its WAL is folded in and closed before the swap
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
     os.replace(tmp, path)
     return counts
 

@@ -352,3 +352,19 @@ def test_report_and_plan_files_come_back_to_the_commands_folder(demo_db_copy, tm
         holder.stdin.close()
         holder.wait(30)
     assert not [p for p in handoff.queue_dir(path).iterdir() if p.is_dir()]
+
+
+def test_demo_never_rebuilds_over_a_file_another_process_holds(tmp_path):
+    """Like restore: rebuilding the demo under a running dashboard would leave it writing
+    to the old file. Refused at once; the file is untouched."""
+    path = tmp_path / "demo.duckdb"
+    db.connect(path).close()
+    before = path.read_bytes()
+    holder = _holder(path, "hold")
+    try:
+        r = _cli("demo", "--db", path)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["demo.duckdb"]
