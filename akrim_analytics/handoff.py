@@ -317,7 +317,13 @@ def delegate(db_path: str | os.PathLike, command: str, params: dict, *, files: t
     server = server_alive(db_path)
     if server is None:
         return None
-    job = submit(db_path, command, params, files)
+    try:
+        job = submit(db_path, command, params, files)
+    except OSError as e:   # e.g. the dashboard runs as another user and owns the folder
+        from .cli import UserError
+
+        raise UserError(t("handoff.cannot_submit", dir=queue_dir(db_path), error=e.strerror or e,
+                          pid=server["pid"])) from None
     print(t("handoff.waiting", pid=server["pid"]), file=sys.stderr)
     try:
         result = wait(db_path, job)

@@ -368,3 +368,17 @@ def test_demo_never_rebuilds_over_a_file_another_process_holds(tmp_path):
         holder.wait(30)
     assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["demo.duckdb"]
+
+
+def test_a_queue_the_command_cannot_write_to_gets_a_clear_message(tmp_path, monkeypatch):
+    from akrim_analytics.cli import UserError
+
+    path = tmp_path / "k.duckdb"
+    con = db.connect(path)
+    handoff.Server(path, con.cursor).beat()
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(handoff, "submit", denied)
+    with pytest.raises(UserError, match="kan ikke legges i køen .*Permission denied.*samme bruker"):
+        handoff.delegate(path, "list-users", {})
