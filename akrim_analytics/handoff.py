@@ -280,8 +280,14 @@ class Server:
 # ---------------------------------------------------------------- the command's side
 def submit(db_path: str | os.PathLike, command: str, params: dict, files: tuple[Path, ...] = ()) -> Path:
     """Put a job in the queue (the input files copied in first, ``job.json`` last)."""
-    job = queue_dir(db_path) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    q = queue_dir(db_path)
+    job = q / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     (job / "in").mkdir(parents=True)
+    # the dashboard (perhaps another user of the same group) writes its claim, result and
+    # files here: the job's folders get the queue folder's permissions, not this umask's
+    mode = q.stat().st_mode & 0o7777
+    for d in (job, job / "in"):
+        os.chmod(d, mode)
     for f in files:
         shutil.copyfile(f, job / "in" / f.name)
     _write_json(job / "job.json", {"command": command, "params": params})
