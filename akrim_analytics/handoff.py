@@ -3,12 +3,12 @@
 DuckDB lets one process open a database file at a time, and a running dashboard keeps
 its database open. So the dashboard's process serves a job queue beside the file,
 ``<db>.jobs/``: a command (every one but ``demo``, ``migrate`` and ``restore``) that
-finds a live dashboard there
-(``server.json``, refreshed every ``HEARTBEAT_S`` seconds) hands it the job and waits. The
-dashboard runs the command's own code (a ``runner`` the command's module registers) under
-the same write lock as its pages, and the command prints the job's output and exits with
-its exit code, as if it had run itself. Without a live dashboard the command opens the
-file itself. ``restore`` replaces the file and so still needs the dashboard stopped.
+finds a live dashboard there (``server.json``, refreshed every ``HEARTBEAT_S`` seconds)
+hands it the job and waits. The dashboard runs the command's own code (a ``runner`` the
+command's module registers) under the same write lock as its pages, and the command
+prints the job's output and exits with its exit code, as if it had run itself. Without a
+live dashboard the command opens the file itself. ``restore`` and ``demo`` replace the
+file, so they refuse while any process holds it (``db.hold_file``).
 
 A job is a directory ``<db>.jobs/<id>/``: input files under ``in/``, ``job.json`` with
 the command's name and parameters, written last (the server reads only complete jobs).
