@@ -242,8 +242,18 @@ def _upload_tab() -> None:
         st.rerun()
 
 
+def _scheduled_hint() -> None:
+    """How to import the same files on a schedule (the command hands its job to this
+    dashboard while it runs: akrim_analytics/handoff.py)."""
+    with st.expander(t("import.page.scheduled_title"), icon=":material/schedule:"):
+        st.caption(t("import.page.scheduled_help"))
+        st.code(f"python -m akrim_analytics import FIL.xlsx --db {Path(common.db_path()).resolve()} "
+                "--accept-valid-rows", language="sh")
+
+
 def _uploads_tab() -> None:
     uploads = importer.list_uploads(con)
+    _scheduled_hint()
     if uploads.empty:
         st.info(t("import.page.no_uploads"), icon=":material/info:")
         return

@@ -194,6 +194,10 @@ def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path)
             state="attached", timeout=30_000)
         page.wait_for_timeout(500)
         assert_no_error_box(page, "import_handoff")
+        page.get_by_text("Planlagt import fra serveren").click()     # the command to schedule, with this file
+        page.get_by_text(f"--db {path}").first.wait_for(timeout=10_000)
+        page.wait_for_timeout(800)   # the expander's opening animation
+        assert_no_error_box(page, "import_handoff_hint")
 
 
 def test_dashboard_waits_for_a_command_holding_the_database_then_says_so(tmp_path, monkeypatch):
