@@ -386,3 +386,29 @@ def test_a_queue_the_command_cannot_write_to_gets_a_clear_message(tmp_path, monk
     monkeypatch.setattr(handoff, "submit", denied)
     with pytest.raises(UserError, match="kan ikke legges i køen .*Permission denied.*samme bruker"):
         handoff.delegate(path, "list-users", {})
+
+
+@pytest.mark.browser
+def test_first_administrator_created_while_the_dashboard_shows_how(tmp_path, page):
+    """A new installation: the first page says to run create-user; the operator does, with
+    the dashboard running, and logs in on the next load."""
+    path = tmp_path / "kommune.duckdb"
+    db.connect(path).close()
+    with serve_app(path, env={"AKRIM_JOB_QUEUE": "1"}) as (url, _):
+        page.goto(url)
+        wait_for_app(page)
+        page.get_by_text("Det finnes ingen brukere i denne databasen ennå").wait_for(timeout=30_000)
+        deadline = time.time() + 30
+        while handoff.server_alive(path) is None and time.time() < deadline:
+            time.sleep(0.2)
+        r = _cli("create-user", "--db", path, "--username", "kari", "--role", "admin", "--display-name",
+                 "Kari Admin", "--password-stdin", stdin=PW + "\n")
+        assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
+        page.reload()
+        wait_for_app(page)
+        page.get_by_label("Brukernavn").fill("kari")
+        page.get_by_label("Passord").fill(PW)
+        page.get_by_role("button", name="Logg inn").click()
+        page.get_by_text("Innlogget som").wait_for(timeout=30_000)
+        wait_for_app(page)
+        assert_no_error_box(page, "handoff_first_admin")
