@@ -30,7 +30,8 @@ _OPT_STR = (str, type(None))
 
 
 def _cmd_score(args) -> int:
-    _date(args.as_of), _date(args.quarters_from)   # a bad date is refused before anything runs
+    for text in (args.as_of, args.quarters_from):   # a bad date is refused before anything runs
+        _date(text)
     return handoff.run(args.db, "risk-score", {"as_of": args.as_of, "quarters_from": args.quarters_from,
                                                "pin": bool(args.pin)})
 
