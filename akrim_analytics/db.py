@@ -97,17 +97,25 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
     try:
         con = duckdb.connect(str(p), read_only=read_only)
     except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise DatabaseInUse(
-                f"The database {p} is in use by another process (is the dashboard running on it?). "
-                "DuckDB lets one process open a database file at a time: stop that process, or "
-                "run this on a copy.") from e
+        if _locked(e):
+            raise _in_use(p, "DuckDB lets one process open a database file at a time: stop that process, or "
+                             "run this on a copy.") from e
         raise
     # No progress bar: it would print into the CLI's JSON output and the server log.
     con.execute("SET enable_progress_bar = false")
     if migrate_schema and not read_only:
         migrate(con)
     return con
+
+
+def _locked(e: duckdb.IOException) -> bool:
+    """DuckDB's error for a file another process holds."""
+    return "lock" in str(e).lower()
+
+
+def _in_use(p: Path, advice: str) -> DatabaseInUse:
+    return DatabaseInUse(f"The database {p} is in use by another process (is the dashboard running on it?). "
+                         + advice)
 
 
 class _NoHold:
@@ -129,10 +137,8 @@ def hold_file(path: str | os.PathLike):
     try:
         return duckdb.connect(str(p))
     except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise DatabaseInUse(
-                f"The database {p} is in use by another process (is the dashboard running on it?). "
-                "Stop it first; nothing was changed.") from None
+        if _locked(e):
+            raise _in_use(p, "Stop it first; nothing was changed.") from None
         return _NoHold()
     except duckdb.Error:
         return _NoHold()
