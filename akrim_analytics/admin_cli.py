@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import auth, backup, db, handoff, users
+from . import auth, backup, handoff, users
 from .cli import UserError
 from .i18n import t
 
@@ -35,10 +35,6 @@ def _password(args, *, confirm: bool = True) -> str:
 
 def _account_error(e: users.AccountError) -> UserError:
     return UserError(t(e.key, lang="en", **e.params))
-
-
-def _open(path: str):
-    return db.connect(path)
 
 
 def _run(args, command: str, params: dict) -> int:
@@ -65,8 +61,8 @@ def _cmd_create_user(args) -> int:
 
 @handoff.runner("create-user")
 def _create_user(con, params, out, job) -> None:
-    p = handoff.checked(params, {"username": str, "role": str, "display_name": (str, type(None)), "sso": bool,
-                                 "password_hash": (str, type(None))})
+    p = handoff.checked(params, {"username": str, "role": str, "display_name": handoff.OPT_STR, "sso": bool,
+                                 "password_hash": handoff.OPT_STR})
     if p["sso"] == (p["password_hash"] is not None):
         raise handoff.InvalidJob
     try:

@@ -13,7 +13,9 @@ import sys
 import time
 
 # ``db`` (and with it DuckDB) is imported by the commands that use it: ``import`` starts
-# reading the sheet before DuckDB is imported (see importer/start.py).
+# reading the sheet before DuckDB is imported (see importer/start.py). ``handoff`` needs
+# neither.
+from . import handoff
 
 # Feature modules that add subcommands through a ``register(subparsers)`` function.
 COMMAND_MODULES: list[str] = [
@@ -63,14 +65,12 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from . import handoff
-
     return handoff.run(args.db, "summary", {"json": bool(args.json)})
 
 
+@handoff.runner("summary")
 def _summary(con, params, out, job) -> None:
-    """The ``summary`` job (registered with ``handoff`` below)."""
-    from . import fmt, handoff, summary
+    from . import fmt, summary
 
     p = handoff.checked(params, {"json": bool})
     data = summary.build(con)
@@ -137,12 +137,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def _register_runners() -> None:
-    from . import handoff
-
-    handoff.runner("summary")(_summary)
-
-
-_register_runners()

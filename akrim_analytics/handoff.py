@@ -50,6 +50,7 @@ POLL_S = 0.5        # how often the server looks for jobs, and a command for its
 RUNNER_MODULES = ("akrim_analytics.cli", "akrim_analytics.importer.cli", "akrim_analytics.admin_cli",
                   "akrim_analytics.risk.cli", "akrim_analytics.plan_cli", "akrim_analytics.report.cli")
 Runner = Callable[[object, dict, TextIO, Path], None]   # (cursor, params, out, job dir)
+OPT_STR = (str, type(None))   # for ``checked``: a text or nothing
 _RUNNERS: dict[str, Runner] = {}
 
 
@@ -184,8 +185,6 @@ class Server:
         self.db_file = Path(db_path).resolve()
         self.dir = queue_dir(db_path)
         self.cursor = cursor
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def beat(self) -> None:
         self.dir.mkdir(exist_ok=True)
@@ -251,7 +250,7 @@ class Server:
 
     def serve_forever(self) -> None:
         last_beat = 0.0
-        while not self._stop.is_set():
+        while True:
             if not self.db_file.exists():   # the database was removed (e.g. a test's): nothing to serve
                 break
             try:
@@ -263,18 +262,12 @@ class Server:
                 self.run_pending()
             except Exception:   # e.g. the folder is not writable: try again later
                 log.exception("job queue %s", self.dir)
-            self._stop.wait(POLL_S)
+            time.sleep(POLL_S)
 
     def start(self) -> "Server":
-        self._thread = threading.Thread(target=self.serve_forever, name="akrim-job-queue", daemon=True)
-        self._thread.start()
+        """Serve in a daemon thread for as long as the process (and the file) lives."""
+        threading.Thread(target=self.serve_forever, name="akrim-job-queue", daemon=True).start()
         return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        (self.dir / "server.json").unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- the command's side

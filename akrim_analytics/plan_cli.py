@@ -48,7 +48,7 @@ def _quarter(con, text):
 
 # Each command runs as a job (``handoff.run``): in the dashboard's process while it holds
 # the database, else here (read-only). Parameters travel as JSON values.
-_PARAMS = {"quarter": (str, type(None)), "ftes": (float, int, type(None)), "hours": (float, int, type(None)),
+_PARAMS = {"quarter": handoff.OPT_STR, "ftes": (float, int, type(None)), "hours": (float, int, type(None)),
            "min_per_department": (int, type(None))}
 
 
@@ -58,11 +58,6 @@ def _run(args, command: str, extra: dict | None = None, **kw) -> int:
     return handoff.run(args.db, command, params, read_only=True, **kw)
 
 
-def _job(params, extra_types: dict | None = None):
-    """(settings, quarter, params) of a plan job, on the database it runs on."""
-    return handoff.checked(params, {**_PARAMS, **(extra_types or {})})
-
-
 def _plan_runner(command: str, extra_types: dict | None = None):
     """Register ``fn(con, plan, settings, quarter, params, out, job)`` as ``command``."""
     def register(fn):
@@ -70,7 +65,7 @@ def _plan_runner(command: str, extra_types: dict | None = None):
         def run(con, params, out, job):
             from . import plan
 
-            p = _job(params, extra_types)
+            p = handoff.checked(params, {**_PARAMS, **(extra_types or {})})
             ns = SimpleNamespace(**p)
             try:
                 fn(con, plan, _settings(con, ns), _quarter(con, p["quarter"]), p, out, job)

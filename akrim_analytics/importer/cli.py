@@ -32,8 +32,8 @@ def _progress_printer(enabled: bool):
 
 
 # the options a handed-over import carries, with their types
-_JOB_OPTIONS = {"kind": str, "sheet": (str, type(None)), "mapping": (str, type(None)), "accept_valid_rows": bool,
-                "save_mapping": (str, type(None)), "json": bool}
+_JOB_OPTIONS = {"kind": str, "sheet": handoff.OPT_STR, "mapping": handoff.OPT_STR, "accept_valid_rows": bool,
+                "save_mapping": handoff.OPT_STR, "json": bool}
 
 
 def _cmd_import(args) -> int:
@@ -123,17 +123,7 @@ def _import_job(con, params, out, job: Path) -> None:
 
 
 def _cmd_undo(args) -> int:
-    code = handoff.delegate(args.db, "import-undo", {"upload_id": int(args.upload_id)})
-    if code is not None:
-        return code
-    from .. import db
-
-    con = db.connect(args.db)
-    try:
-        run_undo(con, int(args.upload_id), out=sys.stdout)
-    finally:
-        con.close()
-    return 0
+    return handoff.run(args.db, "import-undo", {"upload_id": int(args.upload_id)})
 
 
 @handoff.runner("import-undo")

@@ -52,17 +52,13 @@ def _cmd_report(args) -> int:
     return handoff.run(args.db, "report", params, results={"*": out})
 
 
-_OPT_STR = (str, type(None))
-
-
 @handoff.runner("report")
 def _report_job(con, params, out, job) -> None:
-    p = handoff.checked(params, {"out": str, "format": str, "lang": str, "quarter": _OPT_STR, "new_edition": bool,
-                                 "reason": _OPT_STR, "edition": (int, type(None)), "as_of": _OPT_STR})
-    if job is None:   # here, in the command's own process: keep its stdout for the JSON
-        with _native_stdout_to_stderr():
-            written = _run(con, SimpleNamespace(**p), job)
-    else:
+    opt = handoff.OPT_STR
+    p = handoff.checked(params, {"out": str, "format": str, "lang": str, "quarter": opt, "new_edition": bool,
+                                 "reason": opt, "edition": (int, type(None)), "as_of": opt})
+    # here, in the command's own process, its stdout is kept for the JSON
+    with _native_stdout_to_stderr() if job is None else contextlib.nullcontext():
         written = _run(con, SimpleNamespace(**p), job)
     print(json.dumps(written, ensure_ascii=False), file=out)
 

@@ -26,9 +26,6 @@ def _date(text: str | None) -> dt.date | None:
 
 # Each command runs as a job (``handoff.run``): in the dashboard's process while it holds
 # the database, else here. Parameters are checked by type; dates travel as ISO text.
-_OPT_STR = (str, type(None))
-
-
 def _cmd_score(args) -> int:
     for text in (args.as_of, args.quarters_from):   # a bad date is refused before anything runs
         _date(text)
@@ -40,7 +37,7 @@ def _cmd_score(args) -> int:
 def _score(con, params, out, job) -> None:
     from . import level_counts, run_info, score_all, score_quarters
 
-    p = handoff.checked(params, {"as_of": _OPT_STR, "quarters_from": _OPT_STR, "pin": bool})
+    p = handoff.checked(params, {"as_of": handoff.OPT_STR, "quarters_from": handoff.OPT_STR, "pin": bool})
     if p["quarters_from"]:
         start = _date(p["quarters_from"])
         end = _date(p["as_of"]) or dt.date.today()
@@ -66,7 +63,7 @@ def _cmd_explain(args) -> int:
 def _explain(con, params, out, job) -> None:
     from . import assessment, explain, run_for_period
 
-    p = handoff.checked(params, {"entity_id": str, "supplier": bool, "as_of": _OPT_STR, "lang": str})
+    p = handoff.checked(params, {"entity_id": str, "supplier": bool, "as_of": handoff.OPT_STR, "lang": str})
     run_id = run_for_period(con, _date(p["as_of"])) if p["as_of"] else None
     etype = "supplier" if p["supplier"] else "contract"
     a = assessment(con, etype, p["entity_id"], run_id)
@@ -129,7 +126,7 @@ def _config_export(con, params, out, job) -> None:
 def _config_import(con, params, out, job) -> None:
     from . import ConfigError, parse_toml, save_config
 
-    p = handoff.checked(params, {"file": str, "shown_as": str, "note": _OPT_STR})
+    p = handoff.checked(params, {"file": str, "shown_as": str, "note": handoff.OPT_STR})
     path = handoff.input_file(job, p["file"]) if job is not None else Path(p["shown_as"])
     try:
         text = path.read_text(encoding="utf-8")
