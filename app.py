@@ -15,12 +15,19 @@ st.set_page_config(page_title="A-krim-analyse", page_icon=":material/shield:", l
 lang = common.setup_language()
 
 
+# the pages of this checkout (a feature's page file may be absent)
+specs = [spec for spec in nav.PAGES if (common.REPO / spec.path).exists()]
+
+
+def _page(spec: nav.PageSpec):
+    return st.Page(str(common.REPO / spec.path), title=t(spec.title_key), icon=spec.icon,
+                   url_path=spec.url_path, default=spec.default)
+
+
 def _hide_menu() -> None:
     """Replace the menu of an earlier run (or Streamlit's own list of page files) while
     the database is busy in another process."""
-    st.navigation([st.Page(str(common.REPO / spec.path), title=t(spec.title_key), url_path=spec.url_path,
-                           default=spec.default) for spec in nav.PAGES if (common.REPO / spec.path).exists()],
-                  position="hidden")
+    st.navigation([_page(spec) for spec in specs], position="hidden")
 
 
 common.open_database(on_busy=_hide_menu)
@@ -28,13 +35,10 @@ user = common.current_user()
 
 pages_by_section: dict[str, list] = {}
 spec_of_page: dict[int, nav.PageSpec] = {}
-for spec in nav.PAGES:
-    if not (common.REPO / spec.path).exists():
-        continue
+for spec in specs:
     if user is not None and not user.has(spec.min_role):
         continue
-    page = st.Page(str(common.REPO / spec.path), title=t(spec.title_key), icon=spec.icon,
-                   url_path=spec.url_path, default=spec.default)
+    page = _page(spec)
     pages_by_section.setdefault(t(spec.section_key), []).append(page)
     spec_of_page[id(page)] = spec
 
