@@ -176,6 +176,15 @@ def assert_no_error_box(page, name: str) -> None:
     assert errors.count() == 0, f"{name}: error box: {errors.first.inner_text()}"
 
 
+def log_in(page, username: str, password: str) -> None:
+    """Log in through the login form and wait until the app has run as that user."""
+    page.get_by_label("Brukernavn").fill(username)
+    page.get_by_label("Passord").fill(password)
+    page.get_by_role("button", name="Logg inn").click()
+    page.get_by_text("Innlogget som").wait_for(timeout=30000)
+    wait_for_app(page)
+
+
 def wait_for_app(page) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector("[data-testid=\"stApp\"]", timeout=60000)

@@ -7,7 +7,7 @@ import pytest
 
 from akrim_analytics import auth, db, users
 
-from conftest import ARTIFACTS, REPO, assert_no_error_box, serve_app, wait_for_app
+from conftest import ARTIFACTS, REPO, assert_no_error_box, log_in, serve_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -48,11 +48,7 @@ def test_login_then_audit_log(live_server, page):
     page.screenshot(path=str(ARTIFACTS / "auth_login_failed.png"), full_page=True)
     assert page.get_by_text("Feil brukernavn eller passord").count() == 1
 
-    page.get_by_label("Brukernavn").fill("anne")
-    page.get_by_label("Passord").fill(PW)
-    page.get_by_role("button", name="Logg inn").click()
-    page.get_by_text("Innlogget som").wait_for(timeout=30000)
-    wait_for_app(page)
+    log_in(page, "anne", PW)
     assert_no_error_box(page, "auth_logged_in")
 
     page.get_by_role("link", name="Revisjonslogg").click()

@@ -2,7 +2,9 @@
 the command line hands the job to the process that has the file open and prints its result."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,7 @@ from akrim_analytics import db
 from akrim_analytics import handoff
 
 from import_corpus import MESSY_ROWS, MESSY_TOTAL, messy_spend
-from conftest import REPO, assert_no_error_box, serve_app, wait_for_app
+from conftest import REPO, assert_no_error_box, log_in, serve_app, wait_for_app
 
 CLI = [sys.executable, "-m", "akrim_analytics"]
 
@@ -95,6 +97,13 @@ def test_server_alive_only_while_the_holder_beats(tmp_path):
     assert handoff.server_alive(path) is None              # no such process
 
 
+def _wait_for_queue(path: Path) -> None:
+    """Until the served dashboard (its first page opened the database) serves the queue."""
+    deadline = time.time() + 30
+    while handoff.server_alive(path) is None and time.time() < deadline:
+        time.sleep(0.2)
+
+
 _HOLDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, sys.argv[1])
@@ -110,26 +119,31 @@ _HOLDER = textwrap.dedent("""
 """)
 
 
-def _holder(path: Path, mode: str) -> subprocess.Popen:
+@contextlib.contextmanager
+def _holder(path: Path, mode: str):
     """Another process that holds the database open (and serves its queue, like the
-    dashboard, when ``mode`` is "serve")."""
+    dashboard, when ``mode`` is "serve") while the block runs."""
     p = subprocess.Popen([sys.executable, "-c", _HOLDER, str(REPO), str(path), mode], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "ready"
-    return p
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        p.stdin.close()
+        p.wait(30)
 
 
-def _cli(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          input=stdin)
+def _cli(*args, stdin: str | None = None, cwd: Path = REPO, timeout: int = 120) -> subprocess.CompletedProcess:
+    """The command line, run from ``cwd`` (an operator's own folder: relative paths are theirs)."""
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          input=stdin, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_path):
     path = tmp_path / "k.duckdb"
     db.connect(path).close()
     file = messy_spend(tmp_path / "reskontro.xlsx")
-    holder = _holder(path, "serve")
-    try:
+    with _holder(path, "serve"):
         r = _cli("import", file, "--db", path, "--accept-valid-rows", "--report", tmp_path / "rapport.xlsx")
         assert r.returncode == 0, r.stderr
         assert f"Importert {MESSY_ROWS} rader fra «reskontro.xlsx»" in r.stdout
@@ -150,9 +164,6 @@ def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_pa
         r = _cli("import", file, "--db", path, "--json", "--accept-valid-rows")
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["rows"] == MESSY_ROWS
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     assert not [p for p in handoff.queue_dir(path).iterdir() if p.is_dir()]   # every job cleaned up
     con = db.connect(path)
     assert _spend(con) == (MESSY_ROWS, pytest.approx(MESSY_TOTAL))
@@ -162,12 +173,8 @@ def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_pa
 def test_without_a_serving_dashboard_the_command_says_the_database_is_in_use(tmp_path):
     path = tmp_path / "k.duckdb"
     db.connect(path).close()
-    holder = _holder(path, "hold")
-    try:
+    with _holder(path, "hold"):
         r = _cli("import", messy_spend(tmp_path / "reskontro.xlsx"), "--db", path)
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     assert r.returncode == 1 and "in use" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -179,9 +186,7 @@ def test_scheduled_import_while_the_dashboard_runs(demo_db_copy, page, tmp_path)
     with serve_app(path, env={"AKRIM_JOB_QUEUE": "1"}) as (url, _):
         page.goto(url + "/import")
         wait_for_app(page)     # the first page opens the database and starts the queue
-        deadline = time.time() + 30
-        while handoff.server_alive(path) is None and time.time() < deadline:
-            time.sleep(0.2)
+        _wait_for_queue(path)
         r = _cli("import", messy_spend(tmp_path / "nattlig-reskontro.xlsx"), "--db", path, "--accept-valid-rows")
         assert r.returncode == 0, r.stderr
         assert f"Importert {MESSY_ROWS} rader fra «nattlig-reskontro.xlsx»" in r.stdout
@@ -210,14 +215,10 @@ def test_dashboard_waits_for_a_command_holding_the_database_then_says_so(tmp_pat
     db.connect(path).close()
     monkeypatch.setenv("AKRIM_DB", str(path))
     monkeypatch.setenv("AKRIM_DB_WAIT_S", "1")
-    holder = _holder(path, "hold")
-    try:
+    with _holder(path, "hold"):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
         assert not at.exception
         assert any("fortsatt opptatt av en annen prosess" in e.value for e in at.error)
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     at.run()
     assert not at.exception and not at.error
     assert any("ingen brukere i denne databasen" in m.value for m in at.markdown)
@@ -233,8 +234,7 @@ def test_account_and_backup_commands_are_handed_over_too(tmp_path):
 
     path = tmp_path / "k.duckdb"
     db.connect(path).close()
-    holder = _holder(path, "serve")
-    try:
+    with _holder(path, "serve"):
         r = _cli("create-user", "--db", path, "--username", "kari", "--role", "admin", "--password-stdin", stdin=PW + "\n")
         assert r.returncode == 0 and json.loads(r.stdout) == {"created": "kari", "role": "admin",
                                                                "login": "local password"}, r.stderr
@@ -256,9 +256,6 @@ def test_account_and_backup_commands_are_handed_over_too(tmp_path):
         # replacing the file under the dashboard would leave it writing to the old one: refused
         assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
         assert not list(tmp_path.glob("k.duckdb.before-restore-*"))
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     con = db.connect(path)
     assert users.authenticate(con, "kari", PW + "-2").status == "ok"
     assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 1
@@ -302,33 +299,25 @@ def test_summary_and_risk_commands_are_handed_over_too(tmp_path):
     path = tmp_path / "k.duckdb"
     db.connect(path).close()
     file = messy_spend(tmp_path / "reskontro.xlsx")
-    holder = _holder(path, "serve")
-
-    def cli_here(*args):   # from the operator's own folder, with relative paths
-        return subprocess.run([*CLI, *map(str, args)], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                              env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
-    try:
+    with _holder(path, "serve"):
         assert _cli("import", file, "--db", path, "--accept-valid-rows").returncode == 0
-        r = cli_here("summary", "--db", path, "--json")
+        r = _cli("summary", "--db", path, "--json", cwd=tmp_path)
         assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
         data = json.loads(r.stdout)
         assert data["spend_rows"] == MESSY_ROWS and set(data["risk"]) == {"lav", "middels", "høy"}
-        r = cli_here("risk", "score", "--db", path, "--as-of", "2025-12-31")
+        r = _cli("risk", "score", "--db", path, "--as-of", "2025-12-31", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["suppliers"] >= 1
-        r = cli_here("risk", "runs", "--db", path)
+        r = _cli("risk", "runs", "--db", path, cwd=tmp_path)
         assert r.returncode == 0 and "31.12.2025" in r.stdout
-        r = cli_here("risk", "score", "--db", path, "--as-of", "2025-13-01")
+        r = _cli("risk", "score", "--db", path, "--as-of", "2025-13-01", cwd=tmp_path)
         assert r.returncode == 1 and "expected a date" in r.stderr and "jobben" not in r.stderr   # refused here
-        r = cli_here("risk", "config", "--db", path, "--export", "innstillinger.toml")
+        r = _cli("risk", "config", "--db", path, "--export", "innstillinger.toml", cwd=tmp_path)
         assert r.returncode == 0 and (tmp_path / "innstillinger.toml").read_text().strip(), r.stderr
-        r = cli_here("risk", "config", "--db", path, "--import", "innstillinger.toml", "--note", "uendret")
+        r = _cli("risk", "config", "--db", path, "--import", "innstillinger.toml", "--note", "uendret", cwd=tmp_path)
         assert r.returncode == 0 and json.loads(r.stdout)["config_version"] >= 1, r.stderr
-        r = cli_here("risk", "explain", "NO-SUCH", "--supplier", "--db", path)
+        r = _cli("risk", "explain", "NO-SUCH", "--supplier", "--db", path, cwd=tmp_path)
         assert r.returncode == 1 and "is not assessed" in r.stderr and "Traceback" not in r.stderr
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     con = db.connect(path)
     assert con.execute("SELECT count(*) FROM risk_runs WHERE reason = 'cli'").fetchone()[0] == 1
 
@@ -337,24 +326,18 @@ def test_report_and_plan_files_come_back_to_the_commands_folder(demo_db_copy, tm
     """The quarterly report and the plan export, made in the process that holds the
     database, land where the command (run from another folder, relative paths) said."""
     path = demo_db_copy("handoff-report")
-    holder = _holder(path, "serve")
-
-    def cli_here(*args):
-        return subprocess.run([*CLI, *map(str, args)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
-    try:
-        r = cli_here("report", "--db", path, "--quarter", "2026-K3", "--format", "xlsx", "--out", "rapporter")
+    with _holder(path, "serve"):
+        r = _cli("report", "--db", path, "--quarter", "2026-K3", "--format", "xlsx", "--out", "rapporter",
+                 cwd=tmp_path, timeout=300)
         assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
         (written,) = json.loads(r.stdout)
         assert written["file"].startswith("rapporter/") and (tmp_path / written["file"]).stat().st_size > 0
-        r = cli_here("plan", "export", "--db", path, "--quarter", "2026-K4", "--out", "plan.xlsx")
+        r = _cli("plan", "export", "--db", path, "--quarter", "2026-K4", "--out", "plan.xlsx", cwd=tmp_path,
+                 timeout=300)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["file"] == "plan.xlsx" and (tmp_path / "plan.xlsx").stat().st_size > 0
-        r = cli_here("plan", "show", "--db", path, "--quarter", "2026-K9")
+        r = _cli("plan", "show", "--db", path, "--quarter", "2026-K9", cwd=tmp_path, timeout=300)
         assert r.returncode == 1 and "Feil: --quarter '2026-K9'" in r.stderr and "Traceback" not in r.stderr
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     assert not [p for p in handoff.queue_dir(path).iterdir() if p.is_dir()]
 
 
@@ -364,12 +347,8 @@ def test_demo_never_rebuilds_over_a_file_another_process_holds(tmp_path):
     path = tmp_path / "demo.duckdb"
     db.connect(path).close()
     before = path.read_bytes()
-    holder = _holder(path, "hold")
-    try:
+    with _holder(path, "hold"):
         r = _cli("demo", "--db", path)
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
     assert r.returncode == 1 and "in use by another process" in r.stderr and "Traceback" not in r.stderr
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["demo.duckdb"]
 
@@ -398,17 +377,11 @@ def test_first_administrator_created_while_the_dashboard_shows_how(tmp_path, pag
         page.goto(url)
         wait_for_app(page)
         page.get_by_text("Det finnes ingen brukere i denne databasen ennå").wait_for(timeout=30_000)
-        deadline = time.time() + 30
-        while handoff.server_alive(path) is None and time.time() < deadline:
-            time.sleep(0.2)
+        _wait_for_queue(path)
         r = _cli("create-user", "--db", path, "--username", "kari", "--role", "admin", "--display-name",
                  "Kari Admin", "--password-stdin", stdin=PW + "\n")
         assert r.returncode == 0 and "jobben kjøres der" in r.stderr, r.stderr
         page.reload()
         wait_for_app(page)
-        page.get_by_label("Brukernavn").fill("kari")
-        page.get_by_label("Passord").fill(PW)
-        page.get_by_role("button", name="Logg inn").click()
-        page.get_by_text("Innlogget som").wait_for(timeout=30_000)
-        wait_for_app(page)
+        log_in(page, "kari", PW)
         assert_no_error_box(page, "handoff_first_admin")
