@@ -11,6 +11,7 @@ from ui import common, login
 
 common.entry_point()   # pages run only through this script (login gate, role check)
 st.set_page_config(page_title="A-krim-analyse", page_icon=":material/shield:", layout="wide")
+st.html(common.REPO / "ui" / "style.css")   # style only: takes no space on the page
 
 lang = common.setup_language()
 

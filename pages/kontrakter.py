@@ -28,12 +28,12 @@ if contract_id:
     total = float(in_period["amount"].sum()) if len(in_period) else 0.0
     cols = st.columns(4)
     cols[0].metric(t("views.kt.level"), lv.level_text(a["level"] if a else None),
-                   help=lv.run_caption(latest).capitalize(), border=True)
+                   help=lv.run_caption(latest).capitalize(), border=True, height="stretch")
     if f is not None:
         amount = common.cached(views.contract_spend_in, contract_id, f.period)
-        cols[1].metric(t("views.kt.spend_period", period=period), fmt.nok(amount), border=True)
-    cols[2].metric(t("views.kt.spend_total"), fmt.nok(total), border=True)
-    cols[3].metric(t("views.kt.estimated_value"), lv.nok_text(c["estimated_value"]), border=True)
+        cols[1].metric(t("views.kt.spend_period", period=period), fmt.nok(amount), border=True, height="stretch")
+    cols[2].metric(t("views.kt.spend_total"), fmt.nok(total), border=True, height="stretch")
+    cols[3].metric(t("views.kt.estimated_value"), lv.nok_text(c["estimated_value"]), border=True, height="stretch")
 
     left, right = st.columns([3, 2])
     with left:

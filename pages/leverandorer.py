@@ -27,11 +27,12 @@ if supplier_id:
     if f is not None:
         period = f.period.label(lang)
         sp = common.cached(views.supplier_spend_in, supplier_id, f.period)
-        cols[0].metric(t("views.lv.spend_period", period=period), fmt.nok(sp["amount"]), border=True)
-        cols[1].metric(t("views.lv.no_contract_period", period=period), fmt.nok(sp["no_contract"]), border=True)
-    cols[2].metric(t("views.lv.spend_total"), lv.nok_text(s["total"]), border=True)
+        cols[0].metric(t("views.lv.spend_period", period=period), fmt.nok(sp["amount"]), border=True, height="stretch")
+        cols[1].metric(t("views.lv.no_contract_period", period=period), fmt.nok(sp["no_contract"]), border=True,
+                       height="stretch")
+    cols[2].metric(t("views.lv.spend_total"), lv.nok_text(s["total"]), border=True, height="stretch")
     cols[3].metric(t("views.lv.contracts"), fmt.number(len(contracts)),
-                   help=t("views.lv.contracts_help"), border=True)
+                   help=t("views.lv.contracts_help"), border=True, height="stretch")
 
     left, right = st.columns([3, 2])
     with left:

@@ -111,7 +111,7 @@ for i, rec in enumerate(kpis.to_dict("records")):
                        delta_color="off" if rec["change"] == 0 else colour,
                        delta_arrow="off" if rec["change"] == 0 else "auto",
                        delta_description=t("report.page.vs_previous") if delta else None,
-                       help=L.value_text(kind, rec["value"], lang), border=True)
+                       help=L.value_text(kind, rec["value"], lang), border=True, height="stretch")
 
 
 def table(name: str, drop: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -163,10 +163,10 @@ else:
     n = s["covered_contracts"]
     share = (lambda k: fmt.pct(s[k] / n) if n else "–")
     cols = st.columns(4)
-    cols[0].metric(t("report.evidence.summary.covered_contracts"), fmt.number(n), border=True)
-    cols[1].metric(t("report.page.ev_wage"), share("wage_clause_yes"), border=True)
-    cols[2].metric(t("report.page.ev_seriousness"), share("seriousness_clause_yes"), border=True)
-    cols[3].metric(t("report.page.ev_required_met"), share("required_met"), border=True)
+    cols[0].metric(t("report.evidence.summary.covered_contracts"), fmt.number(n), border=True, height="stretch")
+    cols[1].metric(t("report.page.ev_wage"), share("wage_clause_yes"), border=True, height="stretch")
+    cols[2].metric(t("report.page.ev_seriousness"), share("seriousness_clause_yes"), border=True, height="stretch")
+    cols[3].metric(t("report.page.ev_required_met"), share("required_met"), border=True, height="stretch")
     st.caption(t("report.page.evidence_basis", data_version=ev.meta["data_version"], run_id=ev.meta["run_id"],
                  as_of=fmt.date(ev.meta["as_of"]), config_version=ev.meta["config_version"]))
 

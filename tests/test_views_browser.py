@@ -123,3 +123,24 @@ def test_matrix_cell_and_treemap_tile(streamlit_server, page, core):
     page.get_by_text(re.compile(f"Kontraktene bak: Bygg, anlegg og infrastruktur × {re.escape(top['supplier_name'])}"))\
         .wait_for(timeout=30000)
     assert_no_error_box(page, "views_risikokart_treemap")
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_key_figures_show_whole_amounts(streamlit_server, page, width):
+    """The overview's tiles show the whole amount ("4 083 171 000 kr") and the whole label
+    on a laptop screen too: Streamlit cuts what does not fit with "…" (ui/style.css
+    shrinks the value with the tile and wraps the label)."""
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(streamlit_server + "/")
+    settle(page)
+    page.wait_for_selector('[data-testid="stMetricValue"]', timeout=30000)
+    cut = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMetric"] *')]
+        .filter(e => getComputedStyle(e).overflow === 'hidden' && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.textContent)""")
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert "4 083 171 000 kr" in values
+    assert cut == []
+    tiles = page.locator('[data-testid="stMetric"]').all()[:4]
+    heights = {round(m.bounding_box()["height"]) for m in tiles}
+    assert len(heights) == 1, heights     # the tiles of a row are equally tall
+    assert_no_error_box(page, f"views_oversikt_{width}")
