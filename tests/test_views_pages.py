@@ -288,6 +288,10 @@ def test_utvikling_equals_core(monkeypatch, demo_db, core):
     assert table["Innkjøp"].tolist() == [fmt.nok(v) for v in per_q]
     fnd = views.trend_findings(core, f)
     assert table["Åpnet"].tolist() == [fmt.number(v) for v in fnd["opened"]]
+    # axes group thousands the Norwegian way ("2 000"), 4-digit counts included
+    for spec in specs:
+        assert spec["layout"]["separators"] == ", "
+        assert spec["layout"]["yaxis"]["separatethousands"] is True
 
 
 # ------------------------------------------------------------------ every page

@@ -28,8 +28,9 @@ def style(fig: go.Figure, *, title: str, x_title: str | None = None, y_title: st
         legend={"font": {"size": FONT_SIZE}},
         hoverlabel={"font": {"size": FONT_SIZE}},
     )
-    fig.update_xaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE})
-    fig.update_yaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE})
+    # separatethousands: "2 000" like every other number in the app (Plotly leaves 4 digits ungrouped)
+    fig.update_xaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE}, separatethousands=True)
+    fig.update_yaxes(tickfont={"size": FONT_SIZE - 1}, title_font={"size": FONT_SIZE}, separatethousands=True)
     return fig
 
 
