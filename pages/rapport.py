@@ -100,8 +100,9 @@ if not ds.meta.get("complete"):
     st.warning(t("report.incomplete", last=L.value_text("date", ds.meta.get("last_spend_date"), lang)),
                icon=":material/warning:")
 kpis = ds.table("kpis")
-cols = st.columns(4)
 for i, rec in enumerate(kpis.to_dict("records")):
+    if i % 4 == 0:
+        cols = st.columns(4)   # one row of four tiles at a time: the tiles of a row are equally tall
     kind = {"nok": "nok", "pct": "pct"}.get(rec["unit"], "int")
     delta = None if L.is_missing(rec["change"]) else L.change_text(kind, rec["change"], lang, ascii_minus=True)
     inverse = rec["kpi"] in ("spend_without_contract_share", "unclassified_share", "contracts_high", "spend_high",
