@@ -54,6 +54,14 @@ def test_messy_export_is_read_without_help(con, tmp_path):
     assert [w["reason"] for w in rep["warnings"]] == ["unreadable_orgnr"]
     assert rep["warnings"][0]["row"] == 10 and rep["warnings"][0]["letter"] == "C"
     assert "(rad 13) sier 1 238 536,64 kr" in rep["reconciliation"] and "Det stemmer" in rep["reconciliation"]
+    # the preview shows the cells as Excel shows them to a Norwegian analyst: a date cell
+    # as 15.01.2025, numbers as digits, text as typed
+    preview = prepared.preview_rows(20)
+    assert preview["Rad"][:3] == [5, 6, 7]
+    assert preview["Bilagsdato"][:3] == ["15.01.2025", "15.02.2025", "2025-03-01"]
+    assert preview["Beløp"][1:3] == ["1 234 567,89", "(1 234,50)"]
+    assert preview["Org.nr."][:2] == [corpus.ORG_A, "923 609 016"]
+    assert preview["Art"][0] == "12300"
 
     result = importer.commit(con, ANNA, prepared)
     assert result.rows == corpus.MESSY_ROWS
@@ -94,6 +102,18 @@ def test_header_synonyms(header, field):
 
     m = headers.Matcher(kinds.get("spend").synonym_table())
     assert m.hits(header)[0].field == field
+
+
+def test_preview_cell_text():
+    from akrim_analytics.importer.pipeline import _as_text
+
+    assert [_as_text(v) for v in (1234.5, -1000.25, 974760673.0, 12, "1234.5", "31.05.2025")] == \
+        ["1234,5", "-1000,25", "974760673", "12", "1234.5", "31.05.2025"]
+    assert _as_text(dt.datetime(2025, 1, 15)) == "15.01.2025"
+    assert _as_text(dt.datetime(2025, 1, 15, 13, 45)) == "15.01.2025 13:45"
+    assert _as_text(dt.date(2025, 2, 1)) == "01.02.2025"
+    assert _as_text("2025-01-15 00:00:00") == "15.01.2025"      # a date cell in a text column
+    assert _as_text("2025-01-15 kl. 10") == "2025-01-15 kl. 10"
 
 
 def test_konto_tekst_is_not_the_account():

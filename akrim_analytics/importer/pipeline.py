@@ -10,7 +10,10 @@ rows in ONE transaction (or refuses, leaving the database exactly as it was).
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import json
+import math
+import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,7 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import audit, auth, db, hooks
+from .. import audit, auth, db, fmt, hooks
 from . import common, fileformat, headers, kinds, mappings, parsing, reader
 from .start import Progress, SheetCandidate, Started, _progress, begin
 from .errors import ImportRefused
@@ -126,14 +129,26 @@ def _contiguous_true(mask) -> tuple[int, int] | None:
     return (first, n_true) if pc.all(mask.slice(first, n_true)).as_py() else None
 
 
+_DATE_CELL_TEXT = re.compile(r"\d{4}-\d{2}-\d{2} 00:00:00")
+
+
 def _as_text(v) -> str:
-    if isinstance(v, str):
-        return v[:-9] if v.endswith(" 00:00:00") and len(v) == 19 else v
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    if hasattr(v, "isoformat"):
-        s = v.isoformat()
-        return s[:10] if s.endswith("T00:00:00") else s.replace("T", " ")
+    """A cell of the preview as a Norwegian analyst sees it in Excel: text as it is, a
+    date cell as ``15.01.2025`` (with the time when it has one), a number without
+    thousands separators (org. numbers and accounts stay digits) and with a decimal
+    comma (``1234,5``)."""
+    if isinstance(v, str):   # (a date cell in a text column comes as "2025-01-15 00:00:00")
+        return fmt.date(v[:10]) if _DATE_CELL_TEXT.fullmatch(v) else v
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v).replace(".", ",") if math.isfinite(v) else str(v)
+    if isinstance(v, dt.datetime):
+        return fmt.datetime(v) if (v.hour, v.minute, v.second, v.microsecond) != (0, 0, 0, 0) else fmt.date(v)
+    if isinstance(v, dt.date):
+        return fmt.date(v)
     return str(v)
 
 
