@@ -12,7 +12,6 @@ from akrim_analytics.filters import Period
 from akrim_analytics.i18n import t
 from akrim_analytics.plan import PlanError, PlanSettings
 from ui import charts, common
-from ui.leadership import md_escape
 
 lang = i18n.get_language()
 user = common.current_user()
@@ -184,9 +183,10 @@ with tabs[0]:
         if sel:
             r = items.iloc[sel[0]]
             with st.container(border=True):
-                st.markdown(f"**{md_escape(t('followup.page.why_title', id=r['contract_id'], steps=r['steps_text']))}**")
+                why = t("followup.page.why_title", id=r["contract_id"], steps=r["steps_text"])
+                st.markdown(f"**{common.md_escape(why)}**")
                 for code, params in r["reasons"]:
-                    st.markdown(f"- {md_escape(plan.reason_text(code, params))}")
+                    st.markdown(f"- {common.md_escape(plan.reason_text(code, params))}")
         cols = st.columns([1, 2])
         cur = common.con()
         n_rows = len(p.items)

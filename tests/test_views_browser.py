@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from akrim_analytics import db, views
+from akrim_analytics import db, risk, views
 from akrim_analytics.filters import Filters, Period
 from conftest import assert_no_error_box, wait_for_app
 
@@ -93,6 +93,9 @@ def test_heatmap_cell_lists_contracts_and_opens_one(streamlit_server, page, core
     settle(page)
     assert heading(page).startswith(expected.iloc[0]["contract_id"])
     page.get_by_text("Risikovurdering – hvorfor dette nivået").wait_for(timeout=30000)
+    # every factor line in full (a wrapped table, not a grid that cuts it), exactly as stored
+    stored = risk.explain(core, "contract", expected.iloc[0]["contract_id"])["explanation_nb"].tolist()
+    assert page.locator('[data-testid="stTable"] tbody tr td:nth-child(3)').all_inner_texts() == stored
     assert_no_error_box(page, "views_kontrakt")
 
     page.get_by_role("button", name=re.compile("Åpne leverandøren")).click()

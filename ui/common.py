@@ -202,3 +202,12 @@ def scope_text(f: filters.Filters) -> str:
 
 def empty_state(message_key: str = "app.no_data") -> None:
     st.info(t(message_key), icon=":material/info:")
+
+
+_MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$:=")
+
+
+def md_escape(text) -> str:
+    """Text from data shown through Markdown (titles, labels, table cells): every Markdown
+    and Streamlit directive character is escaped, so it shows as typed."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))

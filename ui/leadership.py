@@ -270,13 +270,7 @@ def url_segmented(label: str, options: list[str], key: str, default: str, format
     return value
 
 
-_MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$:=")
-
-
-def md_escape(text) -> str:
-    """Text from data shown through Markdown (titles, labels): every Markdown and
-    Streamlit directive character is escaped, so it shows as typed."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+md_escape = common.md_escape   # (the pages call it as lv.md_escape)
 
 
 def yes_no(value) -> str:
@@ -461,7 +455,7 @@ def risk_and_follow_up(entity_type: str, entity_id: str, latest, *, area: str, k
         if caption:
             st.caption(caption)
         risk_widgets.assessment_summary(entity_type, entity_id, latest.run_id)
-        risk_widgets.explanation_table(entity_type, entity_id, latest.run_id, key=f"{key}_explain")
+        risk_widgets.explanation_table(entity_type, entity_id, latest.run_id)
     by = {f"{entity_type}_id": entity_id}
     show_contract = entity_type == "supplier"
     st.subheader(t(f"{area}.controls_title"))

@@ -149,7 +149,8 @@ def _render_sso() -> None:
         if decision.reason == "no_identity":
             st.error(t("auth.login.sso_no_identity"), icon=":material/block:")
         else:
-            st.error(t("auth.login.sso_refused", identity=_md_escape(decision.identity)), icon=":material/block:")
+            st.error(t("auth.login.sso_refused", identity=common.md_escape(decision.identity)),
+                     icon=":material/block:")
         if st.button(t("auth.sidebar.logout"), key="sso_refused_logout"):
             st.logout()
         return
@@ -211,7 +212,7 @@ def sidebar_account(user: auth.User) -> None:
     if meta is None and common.is_demo() and st.session_state.get("user") is None:
         sb.caption(t("auth.sidebar.demo", role=role_label(user.role)))
         return
-    sb.markdown(t("auth.sidebar.signed_in", name=_md_escape(user.display_name or user.username),
+    sb.markdown(t("auth.sidebar.signed_in", name=common.md_escape(user.display_name or user.username),
                   role=role_label(user.role)))
     method = (meta or {}).get("method")
     if method == "local":
@@ -243,7 +244,3 @@ def _change_password_form(user: auth.User) -> None:
     else:
         st.success(t("auth.sidebar.password_changed"))
 
-
-def _md_escape(text: str) -> str:
-    """Escape Markdown so a name is shown as the text it is."""
-    return "".join("\\" + c if c in "\\`*_{}[]#!|<>~$:" else c for c in str(text))

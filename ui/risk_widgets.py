@@ -85,9 +85,13 @@ def explanation_frame(entity_type: str, entity_id: str, run_id: int | None = Non
 
 
 def explanation_table(entity_type: str, entity_id: str, run_id: int | None = None, *,
-                      show_summary: bool = True, key: str | None = None) -> None:
+                      show_summary: bool = True) -> None:
     """Render why an entity got its level: every factor line with its points (the rows
-    the scores were computed from), the sums, the 1–5 scores and the matrix result."""
+    the scores were computed from), the sums, the 1–5 scores and the matrix result.
+
+    A static table whose text wraps: the explanations are whole sentences that a grid
+    would cut after a few words. ``st.table`` reads Markdown, so every cell is escaped
+    (a contract or supplier name in an explanation shows as typed)."""
     run = common.cached(risk.run_info, run_id)
     if run is None:
         st.info(t("risk.widget.not_assessed"), icon=":material/info:")
@@ -97,8 +101,7 @@ def explanation_table(entity_type: str, entity_id: str, run_id: int | None = Non
         st.info(t("risk.widget.not_assessed"), icon=":material/info:")
         return
     frame = explanation_frame(entity_type, entity_id, run["run_id"])
-    st.dataframe(frame, hide_index=True, width="stretch", key=key,
-                 column_config={t("risk.widget.col_explanation"): st.column_config.TextColumn(width="large")})
+    st.table(frame.map(common.md_escape).rename(columns=common.md_escape), hide_index=True, border="horizontal")
     if not show_summary:
         return
     cfg = _run_config(run)
