@@ -75,8 +75,8 @@ open_only = c3.toggle(t("views.kt.open_only"), key="kt_open")
 
 df = common.cached(views.contracts_table, f, run.run_id if run else None, search or None, tuple(levels or ()),
                    bool(open_only))
-st.caption(t("views.kt.caption", n=fmt.number(len(df)), period=period, scope=common.scope_text(f),
-             amount=fmt.nok(df["amount"].sum()), run=lv.run_caption(run)))
+st.caption(t("views.kt.caption", n=fmt.number(len(df)), period=period,
+             scope=common.scope_text(f, markdown=True), amount=fmt.nok(df["amount"].sum()), run=lv.run_caption(run)))
 if run is None:
     lv.no_risk_run()
 if df.empty:

@@ -79,9 +79,9 @@ no_contract = c3.toggle(t("views.lv.no_contract_only"), key="lv_nocontract")
 
 df = common.cached(views.suppliers_table, f, run.run_id if run else None, search or None, tuple(levels or ()),
                    bool(flagged), bool(no_contract))
-st.caption(t("views.lv.caption", n=fmt.number(len(df)), period=period, scope=common.scope_text(f),
-             amount=fmt.nok(df["amount"].sum()), no_contract=fmt.nok(df["no_contract"].sum()),
-             run=lv.run_caption(run)))
+st.caption(t("views.lv.caption", n=fmt.number(len(df)), period=period,
+             scope=common.scope_text(f, markdown=True), amount=fmt.nok(df["amount"].sum()),
+             no_contract=fmt.nok(df["no_contract"].sum()), run=lv.run_caption(run)))
 if run is None:
     lv.no_risk_run()
 if df.empty:

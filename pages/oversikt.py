@@ -21,7 +21,8 @@ period = f.period.label(lang)
 k = common.cached(views.kpis, f)
 now, prev = k["now"], k["prev"]
 vs = lv.comparison_text(f)
-st.caption(t("views.ov.caption", period=period, scope=common.scope_text(f), run=lv.run_caption(now["run"]), vs=vs))
+st.caption(t("views.ov.caption", period=period, scope=common.scope_text(f, markdown=True),
+             run=lv.run_caption(now["run"]), vs=vs))
 
 row1 = st.columns(4)
 row1[0].metric(t("oversikt.total_spend", year=period), fmt.nok(now["total"]),
@@ -60,7 +61,7 @@ kpi = common.cached(queries.spend_kpis, f)
 data = common.cached(queries.spend_by_category, f)
 name_col = "name_nb" if lang == "nb" else "name_en"
 data = data.sort_values("amount", ascending=True)
-title = t("oversikt.chart_title", year=period, scope=common.scope_text(f))
+title = t("oversikt.chart_title", year=period, scope=common.scope_text(f, markdown=False))
 if kpi["lines"] == 0:
     st.info(t("views.ov.no_spend", period=period), icon=":material/info:")
 else:

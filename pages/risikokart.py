@@ -22,9 +22,9 @@ if f is None:
 
 lang = i18n.get_language()
 period = f.period.label(lang)
-scope = common.scope_text(f)
+scope = common.scope_text(f, markdown=False)   # chart titles
 run = common.cached(views.run_for_view, f)
-st.caption(t("views.rk.caption", period=period, scope=scope, run=lv.run_caption(run)))
+st.caption(t("views.rk.caption", period=period, scope=common.scope_text(f, markdown=True), run=lv.run_caption(run)))
 if run is None:
     lv.no_risk_run()
     st.stop()

@@ -18,13 +18,13 @@ if f is None:
     st.stop()
 
 lang = i18n.get_language()
-scope = common.scope_text(f)
+scope = common.scope_text(f, markdown=False)   # chart titles
 quarters = common.cached(views.quarters_until, f)
 if not quarters:
     st.info(t("views.ut.no_quarters", period=f.period.label(lang)), icon=":material/info:")
     st.stop()
 span = f"{quarters[0].label(lang)} – {quarters[-1].label(lang)}"
-st.caption(t("views.ut.caption", span=span, scope=scope))
+st.caption(t("views.ut.caption", span=span, scope=common.scope_text(f, markdown=True)))
 
 
 def qlabel(d) -> str:

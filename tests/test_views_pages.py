@@ -369,6 +369,36 @@ def test_names_from_data_are_neutralised(monkeypatch, tmp_path):
     assert at.dataframe[0].value["Verdi"].iloc[0].startswith("'=HYPERLINK")
 
 
+EVIL = '<i>Kursiv</i> <a href="https://evil.example">lenke</a>'
+
+
+def test_names_from_data_are_text_in_charts(monkeypatch, tmp_path):
+    """Plotly draws a subset of HTML in chart text (titles, axis labels, tiles, hover):
+    a supplier, contract or department name with tags shows as the text it is, never as
+    a link or styled text; the captions naming the department escape its Markdown."""
+    path = tmp_path / "evil.duckdb"
+    c = db.connect(path)
+    build_small(c)
+    c.execute("UPDATE suppliers SET name = ? WHERE supplier_id = '911111111'", [f"Alfa {EVIL} AS"])
+    c.execute("UPDATE contracts SET name = ? WHERE contract_id = 'K-1'", [f"Rammeavtale {EVIL}"])
+    c.execute("UPDATE departments SET name = ? WHERE code = '1000'", [f"Avd {EVIL} [klikk](https://evil.example/md)"])
+    db.set_meta(c, "demo", "true")
+    c.close()
+    specs = []
+    for page, query in (("leverandorer", {"leverandor": "911111111"}), ("kontrakter", {"kontrakt": "K-1"}),
+                        ("risikokart", {"visning": "treemap"}), ("risikokart", {"visning": "department_category"}),
+                        ("oversikt", {"avdeling": "1000"}), ("utvikling", {"avdeling": "1000"})):
+        at = open_page(monkeypatch, path, page, query)
+        assert at.get("plotly_chart"), (page, query)
+        if "avdeling" in query:   # the department in the caption: Markdown escaped, no link
+            assert any("Avd" in c.value and "\\[klikk\\]" in c.value for c in at.caption), page
+        specs.append(json.dumps([json.loads(c.proto.spec) for c in at.get("plotly_chart")], ensure_ascii=False))
+    text = " ".join(specs)
+    assert "evil.example" in text                       # the names are in the charts ...
+    assert "<a " not in text and "<i>" not in text      # ... as text: no tag of theirs survives
+    assert "&lt;a href=" in text and "&lt;i&gt;Kursiv&lt;/i&gt;" in text
+
+
 @pytest.mark.parametrize("report", ["kontrakter", "leverandorer"])
 def test_excel_download_of_a_whole_list(core, report):
     """What the download button builds: every row, Norwegian headers, a valid workbook."""

@@ -2,6 +2,8 @@
 risk palette that colour-blind viewers can tell apart (Okabe–Ito based)."""
 from __future__ import annotations
 
+import re
+
 import plotly.graph_objects as go
 
 PRIMARY = "#0B5394"
@@ -10,11 +12,41 @@ RISK_COLORS = {"lav": "#009E73", "middels": "#E69F00", "høy": "#D55E00"}
 FONT_SIZE = 16
 
 
+_BR = re.compile(r"(<br>)")
+# the trace attributes Plotly draws as text (tick labels of category axes, tiles, bar labels, hover)
+_TEXT_ATTRS = ("x", "y", "labels", "text", "hovertext", "name")
+
+
+def text(value: str) -> str:
+    """``value`` as plain text for Plotly, which draws a subset of HTML in titles, labels,
+    tiles and hover boxes (``<a href>``, ``<b>``, ``<i>``, ``<span style>`` …): & < > become
+    entities (Plotly shows them as the characters), only our own line breaks (``<br>``)
+    stay markup. A supplier or department name from an export shows as typed."""
+    return "".join(p if p == "<br>" else p.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                   for p in _BR.split(value))
+
+
+def _texts(values):
+    if isinstance(values, str):
+        return text(values)
+    if isinstance(values, (list, tuple)) or getattr(values, "dtype", None) == object:
+        return [_texts(v) for v in values]
+    return values   # numbers, dates, numeric arrays
+
+
 def style(fig: go.Figure, *, title: str, x_title: str | None = None, y_title: str | None = None,
           height: int = 480, subtitle: str | None = None) -> go.Figure:
     """Title (and an optional subtitle, e.g. how a measure is defined), fonts large
     enough for a projector and Norwegian separators (space for thousands, comma for
-    decimals)."""
+    decimals). Every chart goes through here once, after its traces are added: the
+    titles and the traces' texts are made plain text (``text``), so names from data
+    never render as HTML."""
+    for trace in fig.data:
+        for attr in _TEXT_ATTRS:
+            value = getattr(trace, attr, None)
+            if value is not None:
+                setattr(trace, attr, _texts(value))
+    title, subtitle, x_title, y_title = (None if s is None else text(s) for s in (title, subtitle, x_title, y_title))
     t = {"text": title, "font": {"size": FONT_SIZE + 6}}
     if subtitle:
         t["subtitle"] = {"text": subtitle, "font": {"size": FONT_SIZE}}

@@ -188,8 +188,10 @@ def category_name(code: str, lang: str | None = None) -> str:
     return row[col].iloc[0] if len(row) else code
 
 
-def scope_text(f: filters.Filters) -> str:
-    """' – Eiendom – Bygg, anlegg …' for chart titles: what the numbers are limited to."""
+def scope_text(f: filters.Filters, *, markdown: bool) -> str:
+    """' – Eiendom – Bygg, anlegg …': what the numbers are limited to, for a chart title
+    (plain text: ``charts.style`` makes it safe for Plotly) or, with ``markdown``, for a
+    caption (a department name from an export is Markdown-escaped)."""
     parts = []
     if f.department:
         deps = cached(queries.departments)
@@ -197,7 +199,7 @@ def scope_text(f: filters.Filters) -> str:
         parts.append(name.iloc[0] if len(name) else f.department)
     if f.category:
         parts.append(category_name(f.category))
-    return "".join(f" – {p}" for p in parts)
+    return "".join(f" – {md_escape(p) if markdown else p}" for p in parts)
 
 
 def empty_state(message_key: str = "app.no_data") -> None:
