@@ -99,11 +99,12 @@ def _show_report(prepared: importer.Prepared) -> None:
         st.caption(t("import.page.nace_version", version=details["nace_version"],
                      matched=fmt.number(details.get("matched_suppliers", 0))))
     if details.get("unknown_categories"):
-        st.caption(t("import.page.unknown_categories", names=", ".join(details["unknown_categories"][:10])))
+        st.caption(t("import.page.unknown_categories",
+                     names=common.md_escape(", ".join(details["unknown_categories"][:10]))))
     for p in rep.get("problems", []):
         if p["code"] == "rejected_rows":
             continue
-        st.error(importer.ImportRefused(p["code"], **p["params"]).message(), icon=":material/error:")
+        st.error(common.md_escape(importer.ImportRefused(p["code"], **p["params"]).message()), icon=":material/error:")
     items = rep.get("rejects", []) + rep.get("warnings", [])
     if items:
         st.subheader(t("import.page.problems_title"))
@@ -155,7 +156,7 @@ def _upload_tab() -> None:
         except importer.ImportRefused as e:
             bar.empty()
             st.session_state.pop("_import_prepared", None)
-            st.error(e.message(), icon=":material/error:")
+            st.error(common.md_escape(e.message()), icon=":material/error:")
             return
         bar.empty()
         st.session_state["_import_prepared"] = prepared
@@ -170,11 +171,11 @@ def _upload_tab() -> None:
         if "imp_sheet" not in st.session_state or st.session_state["imp_sheet"] not in data_sheets:
             st.session_state["imp_sheet"] = current
         st.radio(t("import.page.choose_sheet"), data_sheets, key="imp_sheet", horizontal=True)
-    where = t("import.page.detected", sheet=prepared.sheet or "–", row=prepared.header_row + 1,
+    where = t("import.page.detected", sheet=common.md_escape(prepared.sheet or "–"), row=prepared.header_row + 1,
               rows=fmt.number(prepared.raw.table.num_rows))
     st.markdown(where)
     if prepared.mapping_source == "saved":
-        st.caption(t("import.page.mapping_saved", name=prepared.mapping_name))
+        st.caption(t("import.page.mapping_saved", name=common.md_escape(prepared.mapping_name)))
     else:
         st.caption(t("import.page.mapping_suggested"))
 
@@ -196,7 +197,7 @@ def _upload_tab() -> None:
         try:
             prepared = importer.remap(con, prepared, chosen)
         except importer.ImportRefused as e:
-            st.error(e.message(), icon=":material/error:")
+            st.error(common.md_escape(e.message()), icon=":material/error:")
             return
         st.session_state["_import_prepared"] = prepared
 
@@ -226,7 +227,7 @@ def _upload_tab() -> None:
                                      sheet_confirmed=sheet_ok, progress=cb)
         except importer.ImportRefused as e:
             bar.empty()
-            st.error(e.message(), icon=":material/error:")
+            st.error(common.md_escape(e.message()), icon=":material/error:")
             return
         message = t("import.page.done", rows=fmt.number(result.rows), file=result.file_name,
                     upload_id=result.upload_id)
@@ -292,7 +293,7 @@ def _uploads_tab() -> None:
         try:
             details = importer.undo_upload(con, user, int(chosen))
         except importer.ImportRefused as e:
-            st.error(e.message(), icon=":material/error:")
+            st.error(common.md_escape(e.message()), icon=":material/error:")
             return
         st.session_state["_import_flash"] = t("import.page.undone", upload_id=chosen,
                                               rows=fmt.number(details.get("rows", 0)))
@@ -360,7 +361,7 @@ def _rules_tab(summary: dict) -> None:
                 st.session_state["_import_flash"] = t("import.page.rule_saved")
                 st.rerun()
             except importer.ImportRefused as e:
-                st.error(e.message(), icon=":material/error:")
+                st.error(common.md_escape(e.message()), icon=":material/error:")
     if rules.empty:
         return
     labels = {int(r.rule_id): f"{r.rule_id}: {r.rule_type} {r.prefix} → {cat_names.get(r.category, r.category)}"
@@ -380,7 +381,7 @@ def _rules_tab(summary: dict) -> None:
             st.session_state["_import_flash"] = t("import.page.rule_saved")
             st.rerun()
         except importer.ImportRefused as e:
-            st.error(e.message(), icon=":material/error:")
+            st.error(common.md_escape(e.message()), icon=":material/error:")
     if b2.button(t("import.page.rule_delete"), key="rule_edit_delete"):
         importer.delete_rule(con, user, int(rid))
         st.session_state["_import_flash"] = t("import.page.rule_deleted")

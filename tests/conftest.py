@@ -191,3 +191,11 @@ def wait_for_app(page) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90000)
     page.wait_for_timeout(500)
+
+
+def md_plain(text: str) -> str:
+    """Markdown source as the reader sees it: the escapes the pages put before
+    characters of names and messages from data (``ui.common.md_escape``) removed."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", text)

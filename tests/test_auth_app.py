@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from argon2 import PasswordHasher
@@ -10,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from akrim_analytics import audit, auth, db, users
 
-from conftest import REPO
+from conftest import REPO, md_plain
 
 PW = "korrekt hest batteri"
 
@@ -53,7 +52,7 @@ def shown(at) -> str:
     """The page's text as a reader sees it (Markdown escapes of names from data removed)."""
     text = " ".join([e.value for e in at.title] + [e.value for e in at.error] + [e.value for e in at.info]
                     + [e.value for e in at.warning] + [e.value for e in at.markdown] + [e.value for e in at.caption])
-    return re.sub(r"\\(.)", r"\1", text)
+    return md_plain(text)
 
 
 def live(path):

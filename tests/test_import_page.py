@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 from akrim_analytics import auth, db
 
 import import_corpus as corpus
-from conftest import REPO
+from conftest import REPO, md_plain
 
 
 @pytest.fixture
@@ -26,8 +26,9 @@ def open_page(user: auth.User) -> AppTest:
 
 
 def texts(at) -> str:
-    return " | ".join([e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.info]
-                      + [e.value for e in at.error] + [e.value for e in at.success] + [e.value for e in at.warning])
+    return md_plain(" | ".join([e.value for e in at.markdown] + [e.value for e in at.caption]
+                               + [e.value for e in at.info] + [e.value for e in at.error]
+                               + [e.value for e in at.success] + [e.value for e in at.warning]))
 
 
 def count(path, sql):
@@ -83,10 +84,25 @@ def test_bad_file_is_one_message_on_the_page(live_db, tmp_path):
     at.file_uploader[0].set_value(("rapport.xlsx", b"%PDF-1.4 fake", "application/pdf"))
     at.run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [md_plain(e.value) for e in at.error] == [
         "«rapport.xlsx» er en PDF, ikke et regneark. Ta ut rapporten som Excel (xlsx) eller CSV fra økonomisystemet."]
     assert count(live_db, "SELECT count(*) FROM uploads") == 0
 
+
+
+def test_text_from_the_file_is_not_markdown_on_the_page(live_db, tmp_path):
+    """Headers and sheet names come from the file: in the page's messages they show as
+    typed (a Markdown link in a header is not a link)."""
+    at = open_page(auth.User("ola", "analytiker", "Ola"))
+    rows = [["Bilagsdato", "Leverandør", "[klikk](https://evil.example)"], ["01.02.2025", "A AS", "x"]]
+    path = corpus.workbook(tmp_path / "lenke.xlsx", {"_Ark_ <b>": rows})
+    at.file_uploader[0].set_value(("lenke.xlsx", path.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    error = " ".join(e.value for e in at.error)
+    assert "[klikk](" not in error and "\\[klikk\\]\\(https" in error
+    assert "klikk](https://evil.example)" in md_plain(error)
+    assert "\\_Ark\\_ \\<b\\>" in error
 
 def test_rejected_rows_need_an_explicit_choice(live_db, tmp_path):
     at = open_page(auth.User("ola", "analytiker", "Ola"))
