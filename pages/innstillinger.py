@@ -11,6 +11,7 @@ import streamlit as st
 from akrim_analytics import auth, fmt, risk
 from akrim_analytics.i18n import t
 from akrim_analytics.risk import config as rconfig
+from akrim_analytics.risk import sources
 from ui import charts, common
 from ui.risk_widgets import level_label
 
@@ -74,7 +75,8 @@ with tabs[0]:
     for ind in risk.INDICATORS:
         sec = new["indicators"].get(ind.key)
         with st.expander(t(f"risk.ind.{ind.key}"), expanded=False):
-            st.caption(t("risk.settings.source", source=ind.source))
+            st.caption(t("risk.settings.source", source=common.md_escape(sources.public(ind.source)),
+                         ref=common.md_escape(ind.source)))
             if ind.key == "industry":
                 st.caption(t("risk.settings.industry_weights_hint"))
             if ind.key == "coverage":

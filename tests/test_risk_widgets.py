@@ -7,6 +7,7 @@ import textwrap
 from streamlit.testing.v1 import AppTest
 
 from akrim_analytics import risk
+from akrim_analytics.risk import sources
 from conftest import REPO
 from ui.common import md_escape
 
@@ -33,6 +34,9 @@ def test_explanation_table_matches_the_stored_lines(monkeypatch, demo_db, demo_c
     frame = at.table[0].value                    # a static table: whole sentences, wrapped
     stored = risk.explain(demo_con, "contract", hoy["entity_id"])
     assert frame["Forklaring"].tolist() == [md_escape(x) for x in stored["explanation_nb"]]
+    # the public documents behind each line, not the project's notes
+    assert frame["Kilde"].tolist() == [md_escape(sources.public(s, "nb")) for s in stored["source"]]
+    assert not any("domain" in s for s in frame["Kilde"])
     assert not at.dataframe
     assert len(frame) >= 3
     text = " ".join(c.value for c in at.caption)

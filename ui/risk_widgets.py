@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from akrim_analytics import fmt, i18n, risk
+from akrim_analytics.risk import sources
 from akrim_analytics.i18n import t
 from ui import common
 
@@ -80,7 +81,7 @@ def explanation_frame(entity_type: str, entity_id: str, run_id: int | None = Non
         t("risk.widget.col_points"): [_points_text(float(p)) for p in df["points"]],
         t("risk.widget.col_explanation"): df["explanation_nb" if lang == "nb" else "explanation_en"].tolist(),
         t("risk.widget.col_unknown"): [t("risk.widget.unknown") if u else "" for u in df["unknown"]],
-        t("risk.widget.col_source"): df["source"].fillna("").tolist(),
+        t("risk.widget.col_source"): [sources.public(s, lang) for s in df["source"]],
     })
 
 
