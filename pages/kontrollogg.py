@@ -86,9 +86,11 @@ if can_edit:
                 by = c[3].text_input(t("followup.field.performed_by"), key="log_new_by")
                 c = st.columns(2)
                 req = c[0].multiselect(t("followup.field.documents_requested"), list(controls.DOCUMENTS),
-                                       format_func=lambda x: controls.label("document", x))
+                                       format_func=lambda x: controls.label("document", x),
+                                       placeholder=t("followup.field.documents_placeholder"))
                 rec = c[1].multiselect(t("followup.field.documents_received"), list(controls.DOCUMENTS),
-                                       format_func=lambda x: controls.label("document", x))
+                                       format_func=lambda x: controls.label("document", x),
+                                       placeholder=t("followup.field.documents_placeholder"))
                 c = st.columns(2)
                 outcome = c[0].selectbox(t("followup.field.outcome"), [None, *controls.OUTCOMES],
                                          format_func=lambda x: t("followup.log.not_set") if x is None
@@ -211,10 +213,12 @@ if selected:
                         c = st.columns(2)
                         req = c[0].multiselect(t("followup.field.documents_requested"), list(controls.DOCUMENTS),
                                                default=ctl["documents_requested"],
-                                               format_func=lambda x: controls.label("document", x))
+                                               format_func=lambda x: controls.label("document", x),
+                                               placeholder=t("followup.field.documents_placeholder"))
                         rec = c[1].multiselect(t("followup.field.documents_received"), list(controls.DOCUMENTS),
                                                default=ctl["documents_received"],
-                                               format_func=lambda x: controls.label("document", x))
+                                               format_func=lambda x: controls.label("document", x),
+                                               placeholder=t("followup.field.documents_placeholder"))
                         c = st.columns(2)
                         outs = [None, *controls.OUTCOMES]
                         outcome = c[0].selectbox(t("followup.field.outcome"), outs, index=outs.index(ctl["outcome"]),
