@@ -29,7 +29,8 @@ def text(value: str) -> str:
 def _texts(values):
     if isinstance(values, str):
         return text(values)
-    if isinstance(values, (list, tuple)) or getattr(values, "dtype", None) == object:
+    kind = getattr(getattr(values, "dtype", None), "kind", None)
+    if isinstance(values, (list, tuple)) or kind in ("O", "U"):   # (numpy: objects or text)
         return [_texts(v) for v in values]
     return values   # numbers, dates, numeric arrays
 

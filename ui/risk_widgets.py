@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from akrim_analytics import fmt, i18n, risk
-from akrim_analytics.risk import sources
 from akrim_analytics.i18n import t
+from akrim_analytics.risk import sources
 from ui import common
 
 BADGE_COLORS = {"lav": "green", "middels": "orange", "høy": "red"}
