@@ -104,7 +104,8 @@ def _show_report(prepared: importer.Prepared) -> None:
     for p in rep.get("problems", []):
         if p["code"] == "rejected_rows":
             continue
-        st.error(common.md_escape(importer.ImportRefused(p["code"], **p["params"]).message()), icon=":material/error:")
+        st.error(common.md_escape(importer.ImportRefused(p["code"], **p["params"]).message()),
+                 icon=":material/error:")
     items = rep.get("rejects", []) + rep.get("warnings", [])
     if items:
         st.subheader(t("import.page.problems_title"))
@@ -171,8 +172,8 @@ def _upload_tab() -> None:
         if "imp_sheet" not in st.session_state or st.session_state["imp_sheet"] not in data_sheets:
             st.session_state["imp_sheet"] = current
         st.radio(t("import.page.choose_sheet"), data_sheets, key="imp_sheet", horizontal=True)
-    where = t("import.page.detected", sheet=common.md_escape(prepared.sheet or "–"), row=prepared.header_row + 1,
-              rows=fmt.number(prepared.raw.table.num_rows))
+    where = t("import.page.detected", sheet=common.md_escape(prepared.sheet or "–"),
+              row=prepared.header_row + 1, rows=fmt.number(prepared.raw.table.num_rows))
     st.markdown(where)
     if prepared.mapping_source == "saved":
         st.caption(t("import.page.mapping_saved", name=common.md_escape(prepared.mapping_name)))
@@ -229,7 +230,7 @@ def _upload_tab() -> None:
             bar.empty()
             st.error(common.md_escape(e.message()), icon=":material/error:")
             return
-        message = t("import.page.done", rows=fmt.number(result.rows), file=result.file_name,
+        message = t("import.page.done", rows=fmt.number(result.rows), file=common.md_escape(result.file_name),
                     upload_id=result.upload_id)
         if result.total is not None:
             message += " " + t("import.page.done_total", total=fmt.nok(result.total))
