@@ -63,7 +63,7 @@ def test_upload_preview_mapping_commit_undo(live_db, tmp_path):
     at.text_input(key="imp_save_mapping").input("Lokal rapport").run()
     at.button(key="imp_commit").click().run()
     assert not at.exception
-    assert any("Importert 2 rader fra «lokal.xlsx» (opplasting 1)" in s.value for s in at.success)
+    assert any("Importert 2 rader fra «lokal.xlsx» (opplasting 1)" in md_plain(s.value) for s in at.success)
     assert count(live_db, "SELECT count(*) FROM spend") == 2
     assert count(live_db, "SELECT count(*) FROM import_mappings WHERE name = 'Lokal rapport'") == 1
     # the unclassified share is always visible on the page
