@@ -26,4 +26,4 @@ def test_the_products_own_section_is_left_out_and_unknown_ones_kept():
     assert sources.public("domain.md §2.3 (contract clauses), §8 (spend without contract)", "nb") == \
         "Lønnsforskriften: oppdragsgivers plikter (kontraktsklausuler, kontroll)"
     assert sources.public("domain.md §9.9, forskrift § 12", "nb") == "domain.md §9.9; forskrift § 12"
-    assert sources.public(None) == "" and sources.public("") == ""
+    assert sources.public(None) == "" and sources.public("") == "" and sources.public(float("nan")) == ""

@@ -26,12 +26,13 @@ NOT_PUBLIC = ("8",)
 REGULATION_PARAGRAPHS = ("7",)
 
 
-def public(ref: str | None, lang: str | None = None) -> str:
+def public(ref, lang: str | None = None) -> str:
     """The public sources a ``domain.md`` reference points to, in order, each once,
     joined with "; " (e.g. "Enhetsregisteret (Brønnøysundregistrene); Skatteattest og
     eBevis (Skatteetaten)"). A section without a known public source is kept as the
-    reference (``domain.md §9.9``) rather than dropped."""
-    if not ref:
+    reference (``domain.md §9.9``) rather than dropped. No reference (None, or NaN from a
+    table of lines) gives ""."""
+    if not isinstance(ref, str) or not ref:
         return ""
     found: list[tuple[int, str]] = []
     for m in _DOMAIN.finditer(ref):
