@@ -19,7 +19,7 @@ if contract_id:
     # ------------------------------------------------------------ the contract page ("360")
     c = lv.detail_or_stop("kontrakt", contract_id, views.contract_detail, area="views.kt",
                           page_title_key="nav.kontrakter")
-    st.title(lv.md_escape(f"{c['contract_id']} {c['name']}"))
+    st.title(common.md_escape(f"{c['contract_id']} {c['name']}"))
     contract_forms.flash()
     latest = common.cached(views.latest_run)
     a = common.cached(views.assessment, latest.run_id if latest else None, "contract", contract_id)
@@ -27,13 +27,13 @@ if contract_id:
     in_period = common.cached(views.spend_over_time, contract_id=contract_id)
     total = float(in_period["amount"].sum()) if len(in_period) else 0.0
     cols = st.columns(4)
-    cols[0].metric(t("views.kt.level"), lv.level_text(a["level"] if a else None),
-                   help=lv.run_caption(latest).capitalize(), border=True, height="stretch")
+    common.tile(cols[0], t("views.kt.level"), lv.level_text(a["level"] if a else None),
+                help=lv.run_caption(latest).capitalize())
     if f is not None:
         amount = common.cached(views.contract_spend_in, contract_id, f.period)
-        cols[1].metric(t("views.kt.spend_period", period=period), fmt.nok(amount), border=True, height="stretch")
-    cols[2].metric(t("views.kt.spend_total"), fmt.nok(total), border=True, height="stretch")
-    cols[3].metric(t("views.kt.estimated_value"), lv.nok_text(c["estimated_value"]), border=True, height="stretch")
+        common.tile(cols[1], t("views.kt.spend_period", period=period), fmt.nok(amount))
+    common.tile(cols[2], t("views.kt.spend_total"), fmt.nok(total))
+    common.tile(cols[3], t("views.kt.estimated_value"), lv.nok_text(c["estimated_value"]))
 
     left, right = st.columns([3, 2])
     with left:
@@ -41,7 +41,7 @@ if contract_id:
         facts = lv.facts_frame(lv.contract_facts(c))
         lv.table(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
         if c["supplier_id"] and st.button(t("views.kt.open_supplier",
-                                            name=lv.md_escape(c["supplier_name"] or c["supplier_id"])),
+                                            name=common.md_escape(c["supplier_name"] or c["supplier_id"])),
                                           icon=":material/business:"):
             lv.goto_supplier(c["supplier_id"])
     with right:

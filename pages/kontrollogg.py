@@ -52,14 +52,14 @@ overdue = common.cached(controls.overdue_controls, today, department=department)
 overdue_f = common.cached(controls.overdue_findings, today, department=department)
 open_f = common.cached(controls.findings, status="open", department=department)
 k = st.columns(4)
-k[0].metric(t("followup.log.kpi_done", year=year), fmt.number(summary["controls_done"]), border=True, height="stretch",
+common.tile(k[0], t("followup.log.kpi_done", year=year), fmt.number(summary["controls_done"]),
             help=t("followup.log.kpi_done_help", s1=summary["by_step"][1]["done"], s2=summary["by_step"][2]["done"],
                    s3=summary["by_step"][3]["done"]))
-k[1].metric(t("followup.log.kpi_open_findings"), fmt.number(len(open_f)), border=True, height="stretch",
+common.tile(k[1], t("followup.log.kpi_open_findings"), fmt.number(len(open_f)),
             help=t("followup.log.kpi_open_help", high=int((open_f["severity"] == "high").sum())))
-k[2].metric(t("followup.log.kpi_overdue"), fmt.number(len(overdue)), border=True, height="stretch",
+common.tile(k[2], t("followup.log.kpi_overdue"), fmt.number(len(overdue)),
             help=t("followup.log.kpi_overdue_help"))
-k[3].metric(t("followup.log.kpi_overdue_actions"), fmt.number(len(overdue_f)), border=True, height="stretch",
+common.tile(k[3], t("followup.log.kpi_overdue_actions"), fmt.number(len(overdue_f)),
             help=t("followup.log.kpi_overdue_actions_help"))
 
 # ---------------------------------------------------------------- new control

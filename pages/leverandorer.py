@@ -19,7 +19,7 @@ if supplier_id:
     # ------------------------------------------------------------ the supplier page ("360")
     s = lv.detail_or_stop("leverandor", supplier_id, views.supplier_detail, area="views.lv",
                           page_title_key="nav.leverandorer")
-    st.title(lv.md_escape(s["name"]))
+    st.title(common.md_escape(s["name"]))
     latest = common.cached(views.latest_run)
     run_id = latest.run_id if latest else None
     contracts = common.cached(views.supplier_contracts, supplier_id, run_id, f)
@@ -27,12 +27,11 @@ if supplier_id:
     if f is not None:
         period = f.period.label(lang)
         sp = common.cached(views.supplier_spend_in, supplier_id, f.period)
-        cols[0].metric(t("views.lv.spend_period", period=period), fmt.nok(sp["amount"]), border=True, height="stretch")
-        cols[1].metric(t("views.lv.no_contract_period", period=period), fmt.nok(sp["no_contract"]), border=True,
-                       height="stretch")
-    cols[2].metric(t("views.lv.spend_total"), lv.nok_text(s["total"]), border=True, height="stretch")
-    cols[3].metric(t("views.lv.contracts"), fmt.number(len(contracts)),
-                   help=t("views.lv.contracts_help"), border=True, height="stretch")
+        common.tile(cols[0], t("views.lv.spend_period", period=period), fmt.nok(sp["amount"]))
+        common.tile(cols[1], t("views.lv.no_contract_period", period=period), fmt.nok(sp["no_contract"]))
+    common.tile(cols[2], t("views.lv.spend_total"), lv.nok_text(s["total"]))
+    common.tile(cols[3], t("views.lv.contracts"), fmt.number(len(contracts)),
+                help=t("views.lv.contracts_help"))
 
     left, right = st.columns([3, 2])
     with left:

@@ -122,24 +122,24 @@ if p is not None:
     except PlanError:
         extra = None
     m = st.columns(4)
-    m[0].metric(t("followup.page.kpi_contracts"), fmt.number(len(p.items)), border=True, height="stretch",
+    common.tile(m[0], t("followup.page.kpi_contracts"), fmt.number(len(p.items)),
                 help=t("followup.page.kpi_contracts_help", steps=fmt.number(len(p.steps)),
                        s1=p.steps["step"].eq(1).sum(), s2=p.steps["step"].eq(2).sum(), s3=p.steps["step"].eq(3).sum()))
-    m[1].metric(t("followup.page.kpi_hours"), t("followup.page.hours_of", used=fmt.number(p.hours_planned, 0),
-                                                  capacity=fmt.number(p.capacity_hours, 0)), border=True,
-                height="stretch",
+    common.tile(m[1], t("followup.page.kpi_hours"),
+                t("followup.page.hours_of", used=fmt.number(p.hours_planned, 0),
+                  capacity=fmt.number(p.capacity_hours, 0)),
                 help=t("followup.page.kpi_hours_help", all=fmt.number(p.solver["hours_for_all"], 0),
                        ftes=fmt.number(p.solver["hours_for_all"] / settings.hours_per_fte, 1)
                        if settings.hours_per_fte else "–"))
-    m[2].metric(t("followup.page.kpi_share"), fmt.pct(cov["share_hm_after"]), border=True, height="stretch",
+    common.tile(m[2], t("followup.page.kpi_share"), fmt.pct(cov["share_hm_after"]),
                 delta=t("followup.page.pp", pp=fmt.number(100 * ((cov["share_hm_after"] or 0)
                                                                  - (cov["share_hm_before"] or 0)), 1)),
                 help=t("followup.page.kpi_share_help", before=fmt.pct(cov["share_hm_before"]),
                        any=fmt.pct(cov["share_hm_any_after"])))
     if extra is not None:
-        m[3].metric(t("followup.page.kpi_extra"), t("followup.page.extra_contracts", n=extra["extra_contracts"]),
-                    delta=t("followup.page.pp", pp=fmt.number(100 * extra["extra_share_hm"], 1)), border=True,
-                    height="stretch",
+        common.tile(m[3], t("followup.page.kpi_extra"),
+                    t("followup.page.extra_contracts", n=extra["extra_contracts"]),
+                    delta=t("followup.page.pp", pp=fmt.number(100 * extra["extra_share_hm"], 1)),
                     help=t("followup.page.kpi_extra_help", hours=fmt.number(extra["extra_hours"], 0)))
 
 tabs = st.tabs([t("followup.page.tab_plan"), t("followup.page.tab_curve"), t("followup.page.tab_extra"),
@@ -328,10 +328,10 @@ with tabs[4]:
         a = common.cached(plan.adherence, pid)
         tot = a["total"]
         k = st.columns(4)
-        k[0].metric(t("followup.page.adh_done"), f"{tot['done']} / {tot['planned']}", border=True, height="stretch")
-        k[1].metric(t("followup.page.adh_share"), fmt.pct(tot["adherence"]), border=True, height="stretch")
-        k[2].metric(t("followup.page.adh_overdue"), fmt.number(tot["overdue"]), border=True, height="stretch")
-        k[3].metric(t("followup.page.adh_unplanned"), fmt.number(a["unplanned_done"]), border=True, height="stretch",
+        common.tile(k[0], t("followup.page.adh_done"), f"{tot['done']} / {tot['planned']}")
+        common.tile(k[1], t("followup.page.adh_share"), fmt.pct(tot["adherence"]))
+        common.tile(k[2], t("followup.page.adh_overdue"), fmt.number(tot["overdue"]))
+        common.tile(k[3], t("followup.page.adh_unplanned"), fmt.number(a["unplanned_done"]),
                     help=t("followup.page.adh_unplanned_help"))
         st.caption(t("followup.page.adh_as_of", date=fmt.date(a["as_of"])))
         by = a["by_department"]

@@ -25,19 +25,19 @@ st.caption(t("views.ov.caption", period=period, scope=common.scope_text(f, markd
              run=lv.run_caption(now["run"]), vs=vs))
 
 row1 = st.columns(4)
-row1[0].metric(t("oversikt.total_spend", year=period), fmt.nok(now["total"]),
-               lv.delta_amount(now["total"], prev["total"]), delta_color="off",
-               help=t("views.ov.help_total"), border=True, height="stretch")
-row1[1].metric(t("views.ov.high_spend"), lv.nok_text(now["high_spend"]),
-               lv.delta_amount(now["high_spend"], prev["high_spend"]), delta_color="inverse",
-               help=t("views.ov.help_high_spend"), border=True, height="stretch")
-row1[2].metric(t("views.ov.no_contract"), fmt.nok(now["no_contract"]),
-               lv.delta_amount(now["no_contract"], prev["no_contract"]), delta_color="inverse",
-               help=t("views.ov.help_no_contract", share=fmt.pct(now["no_contract_share"] or 0)),
-               border=True, height="stretch")
-row1[3].metric(t("views.ov.open_findings", date=fmt.date(now["window"].end)), fmt.number(now["open_findings"]),
-               lv.delta_count(now["open_findings"], prev["open_findings"]), delta_color="inverse",
-               help=t("views.ov.help_open_findings"), border=True, height="stretch")
+common.tile(row1[0], t("oversikt.total_spend", year=period), fmt.nok(now["total"]),
+            lv.delta_amount(now["total"], prev["total"]), delta_color="off",
+            help=t("views.ov.help_total"))
+common.tile(row1[1], t("views.ov.high_spend"), lv.nok_text(now["high_spend"]),
+            lv.delta_amount(now["high_spend"], prev["high_spend"]), delta_color="inverse",
+            help=t("views.ov.help_high_spend"))
+common.tile(row1[2], t("views.ov.no_contract"), fmt.nok(now["no_contract"]),
+            lv.delta_amount(now["no_contract"], prev["no_contract"]), delta_color="inverse",
+            help=t("views.ov.help_no_contract", share=fmt.pct(now["no_contract_share"] or 0)))
+common.tile(row1[3], t("views.ov.open_findings", date=fmt.date(now["window"].end)),
+            fmt.number(now["open_findings"]),
+            lv.delta_count(now["open_findings"], prev["open_findings"]), delta_color="inverse",
+            help=t("views.ov.help_open_findings"))
 
 if now["run"] is None:
     lv.no_risk_run()
@@ -45,17 +45,16 @@ else:
     row2 = st.columns(4)
     for col, level, colour in ((row2[0], "høy", "inverse"), (row2[1], "middels", "off"), (row2[2], "lav", "off")):
         p = prev["contracts"][level] if prev["contracts"] is not None else None
-        col.metric(t("views.ov.contracts_level", level=lv.level_text(level).lower()),
-                   fmt.number(now["contracts"][level]), lv.delta_count(now["contracts"][level], p),
-                   delta_color=colour,
-                   help=t("views.ov.help_contracts"), border=True, height="stretch")
+        common.tile(col, t("views.ov.contracts_level", level=lv.level_text(level).lower()),
+                    fmt.number(now["contracts"][level]), lv.delta_count(now["contracts"][level], p),
+                    delta_color=colour,
+                    help=t("views.ov.help_contracts"))
     share = now["high_controlled_share"]
-    row2[3].metric(t("views.ov.high_controlled", year=now["window"].end.year),
-                   "–" if share is None else fmt.pct(share),
-                   lv.delta_share(share, prev["high_controlled_share"]), delta_color="normal",
-                   help=t("views.ov.help_high_controlled", n=fmt.number(now["high_controlled"] or 0),
-                          total=fmt.number(now["high_contracts"] or 0), date=fmt.date(now["window"].end)),
-                   border=True, height="stretch")
+    common.tile(row2[3], t("views.ov.high_controlled", year=now["window"].end.year),
+                "–" if share is None else fmt.pct(share),
+                lv.delta_share(share, prev["high_controlled_share"]), delta_color="normal",
+                help=t("views.ov.help_high_controlled", n=fmt.number(now["high_controlled"] or 0),
+                       total=fmt.number(now["high_contracts"] or 0), date=fmt.date(now["window"].end)))
 
 kpi = common.cached(queries.spend_kpis, f)
 data = common.cached(queries.spend_by_category, f)

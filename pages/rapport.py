@@ -108,11 +108,11 @@ for i, rec in enumerate(kpis.to_dict("records")):
     inverse = rec["kpi"] in ("spend_without_contract_share", "unclassified_share", "contracts_high", "spend_high",
                              "findings_open_end")
     colour = "inverse" if inverse else "normal" if rec["kpi"] in ("high_controlled_share", "controls_done") else "off"
-    cols[i % 4].metric(L.code_text("kpi", rec["kpi"], lang), L.short_text(kind, rec["value"], lang), delta,
-                       delta_color="off" if rec["change"] == 0 else colour,
-                       delta_arrow="off" if rec["change"] == 0 else "auto",
-                       delta_description=t("report.page.vs_previous") if delta else None,
-                       help=L.value_text(kind, rec["value"], lang), border=True, height="stretch")
+    common.tile(cols[i % 4], L.code_text("kpi", rec["kpi"], lang), L.short_text(kind, rec["value"], lang), delta,
+                delta_color="off" if rec["change"] == 0 else colour,
+                delta_arrow="off" if rec["change"] == 0 else "auto",
+                delta_description=t("report.page.vs_previous") if delta else None,
+                help=L.value_text(kind, rec["value"], lang))
 
 
 def table(name: str, drop: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -164,10 +164,10 @@ else:
     n = s["covered_contracts"]
     share = (lambda k: fmt.pct(s[k] / n) if n else "–")
     cols = st.columns(4)
-    cols[0].metric(t("report.evidence.summary.covered_contracts"), fmt.number(n), border=True, height="stretch")
-    cols[1].metric(t("report.page.ev_wage"), share("wage_clause_yes"), border=True, height="stretch")
-    cols[2].metric(t("report.page.ev_seriousness"), share("seriousness_clause_yes"), border=True, height="stretch")
-    cols[3].metric(t("report.page.ev_required_met"), share("required_met"), border=True, height="stretch")
+    common.tile(cols[0], t("report.evidence.summary.covered_contracts"), fmt.number(n))
+    common.tile(cols[1], t("report.page.ev_wage"), share("wage_clause_yes"))
+    common.tile(cols[2], t("report.page.ev_seriousness"), share("seriousness_clause_yes"))
+    common.tile(cols[3], t("report.page.ev_required_met"), share("required_met"))
     st.caption(t("report.page.evidence_basis", data_version=ev.meta["data_version"], run_id=ev.meta["run_id"],
                  as_of=fmt.date(ev.meta["as_of"]), config_version=ev.meta["config_version"]))
 

@@ -223,7 +223,7 @@ if selection is not None and selection.view == view:
             sup = drill["supplier_name"].dropna()
             parts.append(sup.iloc[0] if len(sup) else selection.supplier_id)
     n_contracts = int(drill["contract_id"].notna().sum())
-    st.subheader(t("views.rk.drill_title", what=lv.md_escape(" × ".join(parts)), period=period))
+    st.subheader(t("views.rk.drill_title", what=common.md_escape(" × ".join(parts)), period=period))
     head = st.columns([4, 1])
     no_contract = drill.loc[drill["contract_id"].isna(), "amount"].sum()
     summary = t("views.rk.drill_summary", n=fmt.number(n_contracts), amount=fmt.nok(drill["amount"].sum()))

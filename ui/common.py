@@ -202,6 +202,13 @@ def scope_text(f: filters.Filters, *, markdown: bool) -> str:
     return "".join(f" – {md_escape(p) if markdown else p}" for p in parts)
 
 
+def tile(where, label: str, value, delta=None, **kwargs) -> None:
+    """A key-figure tile (``st.metric`` with a border) in ``where``, a column: the tiles
+    of a row stretch to one height, and ``ui/style.css`` keeps their numbers, labels and
+    changes whole."""
+    where.metric(label, value, delta, border=True, height="stretch", **kwargs)
+
+
 def empty_state(message_key: str = "app.no_data") -> None:
     st.info(t(message_key), icon=":material/info:")
 

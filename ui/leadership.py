@@ -270,9 +270,6 @@ def url_segmented(label: str, options: list[str], key: str, default: str, format
     return value
 
 
-md_escape = common.md_escape   # (the pages call it as lv.md_escape)
-
-
 def yes_no(value) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return t("views.unknown")
