@@ -5,6 +5,8 @@ their own transaction so the entry and the change are stored together or not at 
 from __future__ import annotations
 
 import json
+import math
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -92,6 +94,159 @@ def usernames(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT username FROM audit_log ORDER BY username").fetchall()]
 
 
+# --------------------------------------------------------------------------- readable text
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+_SETTINGS_REASON = re.compile(r"settings v(\d+)")
+_MAX_ITEMS = 12      # list items and changed fields shown per value; the rest is counted
+_MAX_TEXT = 2000     # one entry's readable details at most (the JSON keeps everything)
+
+
+def _known(key: str) -> bool:
+    from .i18n import strings
+
+    return key in strings()
+
+
+def action_label(action: str, lang: str = "nb") -> str:
+    """The action's name in ``lang`` (``login_failed`` → "Mislykket innlogging"); an
+    action without a translation is shown as stored."""
+    from .i18n import t
+
+    key = f"auth.action.{action}"
+    return t(key, lang) if _known(key) else action
+
+
+def object_label(object_type: str | None, object_id: str | None, lang: str = "nb") -> str:
+    """``("risk_run", "11")`` → "Risikoberegning 11"; unknown types as stored."""
+    from .i18n import t
+
+    kind = ""
+    if object_type:
+        key = f"auth.log.object.{object_type}"
+        kind = t(key, lang) if _known(key) else object_type
+    return " ".join(x for x in (kind, object_id or "") if x)
+
+
+def _key_label(key: str, lang: str, object_type: str | None) -> str:
+    from .i18n import t
+
+    # the audit log's own names first, then the field names of the forms that wrote them
+    forms = ("followup", "contracts") if object_type in ("control", "finding") else ("contracts", "followup")
+    for k in (f"auth.log.key.{key}", *(f"{f}.field.{key}" for f in forms)):
+        if _known(k):
+            return t(k, lang)
+    return str(key).replace("_", " ")
+
+
+def _value_text(v: Any, lang: str, object_type: str | None, key: str | None = None) -> str:
+    from . import fmt
+    from .i18n import t
+
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return t("auth.log.yes" if v else "auth.log.no", lang)
+    if isinstance(v, int):
+        plain_int = key is not None and (key in ("year", "seed", "quarter", "edition") or key.endswith("_id")
+                                         or "version" in key)
+        return str(v) if plain_int else fmt.number(v)
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return str(v)
+        return fmt.number(v, 0 if v == int(v) else 2)
+    if isinstance(v, str):
+        if _ISO_DATE.fullmatch(v):
+            try:
+                return fmt.date(v)
+            except ValueError:
+                return v
+        if _ISO_TIME.match(v):
+            try:
+                return fmt.datetime(datetime.fromisoformat(v))
+            except ValueError:
+                return v
+        if key == "role" and _known(f"auth.role.{v}"):
+            return t(f"auth.role.{v}", lang)
+        if key and _known(f"auth.log.value.{key}.{v}"):
+            return t(f"auth.log.value.{key}.{v}", lang)
+        m = _SETTINGS_REASON.fullmatch(v) if key == "reason" else None
+        if m:   # a re-score after a settings change (risk.config.save_config)
+            return t("auth.log.value.reason.settings", lang, version=m[1])
+        return v
+    if isinstance(v, dict):
+        if set(v) == {"old", "new"}:
+            return f"{_value_text(v['old'], lang, object_type, key)} → {_value_text(v['new'], lang, object_type, key)}"
+        items = list(v.items())
+        parts = [f"{_key_label(k, lang, object_type)}: {_value_text(x, lang, object_type, k)}"
+                 for k, x in items[:_MAX_ITEMS]]
+        return "; ".join(parts + ([t("auth.log.more", lang, n=len(items) - _MAX_ITEMS)] if len(items) > _MAX_ITEMS else []))
+    if isinstance(v, (list, tuple)):
+        def item(x):
+            # a configuration change: {"path": "weights.industry", "old": 2, "new": 3}
+            if isinstance(x, dict) and set(x) == {"path", "old", "new"}:
+                return f"{x['path']}: {_value_text(x['old'], lang, object_type)} → {_value_text(x['new'], lang, object_type)}"
+            return _value_text(x, lang, object_type, key)
+        parts = [item(x) for x in v[:_MAX_ITEMS]]
+        more = [t("auth.log.more", lang, n=len(v) - _MAX_ITEMS)] if len(v) > _MAX_ITEMS else []
+        sep = "; " if any(isinstance(x, dict) for x in v) else ", "
+        return sep.join(parts + more)
+    return str(v)
+
+
+# actions whose details give each changed field as [before, after]
+_PAIR_ACTIONS = {"user_changed"}
+
+
+def describe(details: str | dict | None, lang: str = "nb", object_type: str | None = None,
+             action: str | None = None) -> str:
+    """An entry's details as one line of plain text for people: labelled in ``lang``,
+    dates and numbers in Norwegian form, changes as "before → after", codes translated
+    (``{"method": "local", "reason": "wrong_password"}`` → "Innloggingsmåte: passord ·
+    Grunn: feil passord"). Text that is not a JSON object is returned as it is; the
+    stored JSON stays the record (the Excel export has both)."""
+    if details is None or (isinstance(details, float) and math.isnan(details)):
+        return ""
+    if isinstance(details, str):
+        if not details.strip():
+            return ""
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return details
+    if not isinstance(details, dict):
+        return _value_text(details, lang, object_type)
+    if action in _PAIR_ACTIONS:
+        details = {k: {"old": v[0], "new": v[1]} if isinstance(v, list) and len(v) == 2 else v
+                   for k, v in details.items()}
+    text = " · ".join(f"{_key_label(k, lang, object_type)}: {_value_text(v, lang, object_type, k)}"
+                      for k, v in details.items() if v is not None)
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 1] + "…"
+
+
+def readable(df, lang: str = "nb") -> dict[str, list]:
+    """The columns the Revisjonslogg page shows for ``entries(...)``, headed in ``lang``:
+    time (to the second), user, action, object and readable details."""
+    from . import fmt
+    from .i18n import t
+
+    def when(v) -> str:
+        v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+        return fmt.datetime(v) + v.strftime(":%S")
+
+    types = [None if not isinstance(o, str) else o for o in df["object_type"]]
+    ids = [None if not isinstance(i, str) else i for i in df["object_id"]]
+    return {
+        t("auth.log.col_time", lang): [when(v) for v in df["logged_at"]],
+        t("auth.log.col_user", lang): df["username"].tolist(),
+        t("auth.log.col_action", lang): [action_label(a, lang) for a in df["action"]],
+        t("auth.log.col_object", lang): [object_label(o, i, lang) for o, i in zip(types, ids)],
+        t("auth.log.col_details", lang): [describe(d if isinstance(d, str) else None, lang, o, a)
+                                          for d, o, a in zip(df["details"], types, df["action"])],
+    }
+
+
 def export_workbook(con: duckdb.DuckDBPyConnection, user: User, *, lang: str = "nb", limit: int = 100_000,
                     **filters) -> bytes:
     """The filtered log as an Excel workbook (cells neutralised); the export is itself logged."""
@@ -103,8 +258,13 @@ def export_workbook(con: duckdb.DuckDBPyConnection, user: User, *, lang: str = "
     df = entries(con, limit=limit, **filters)
     cols = {"audit_id": "ID", "logged_at": t("auth.log.col_time", lang), "username": t("auth.log.col_user", lang),
             "action": t("auth.log.col_action", lang), "object_type": t("auth.log.col_object", lang),
-            "object_id": "ID " + t("auth.log.col_object", lang).lower(), "details": t("auth.log.col_details", lang)}
-    data = export.excel_bytes({t("auth.log.title", lang): df.rename(columns=cols)})
+            "object_id": "ID " + t("auth.log.col_object", lang).lower(), "details": t("auth.log.col_details_json", lang)}
+    out = df.rename(columns=cols)
+    # the readable details beside the stored JSON (the record)
+    out.insert(len(out.columns) - 1, t("auth.log.col_details", lang),
+               [describe(d if isinstance(d, str) else None, lang, o if isinstance(o, str) else None, a)
+                for d, o, a in zip(df["details"], df["object_type"], df["action"])])
+    data = export.excel_bytes({t("auth.log.title", lang): out})
     export.record_export(con, user, "audit_log", "xlsx", rows=len(df),
                          details={k: str(v) for k, v in filters.items() if v})
     return data

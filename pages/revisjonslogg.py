@@ -18,16 +18,11 @@ st.title(t("auth.log.title"))
 st.caption(t("auth.log.intro"))
 
 
-def action_label(action: str) -> str:
-    key = f"auth.action.{action}"
-    return t(key) if key in i18n.strings() else action
-
-
 today = date.today()
 c1, c2, c3, c4, c5 = st.columns([2, 3, 1.4, 1.4, 2.2])
 who = c1.selectbox(t("auth.log.user"), [""] + audit.usernames(con), key="log_user",
                    format_func=lambda u: "–" if u == "" else u)
-acts = c2.multiselect(t("auth.log.action"), audit.actions(con), key="log_actions", format_func=action_label,
+acts = c2.multiselect(t("auth.log.action"), audit.actions(con), key="log_actions", format_func=lambda a: audit.action_label(a, lang),
                       placeholder=t("auth.log.all_actions"))
 d_from = c3.date_input(t("auth.log.from"), value=today - timedelta(days=30), key="log_from", format="DD.MM.YYYY")
 d_to = c4.date_input(t("auth.log.to"), value=today, key="log_to", format="DD.MM.YYYY")
@@ -46,18 +41,8 @@ if df.empty:
     st.stop()
 
 st.caption(t("auth.log.shown", shown=fmt.number(len(df)), total=fmt.number(total)))
-st.dataframe(
-    {
-        t("auth.log.col_time"): [fmt.datetime(v.to_pydatetime()) + v.strftime(":%S") for v in df["logged_at"]],
-        t("auth.log.col_user"): df["username"].tolist(),
-        t("auth.log.col_action"): [action_label(a) for a in df["action"]],
-        t("auth.log.col_object"): [" ".join(x for x in (o or "", i or "") if x) for o, i in
-                                   zip(df["object_type"].fillna(""), df["object_id"].fillna(""))],
-        t("auth.log.col_details"): df["details"].fillna("").tolist(),
-    },
-    hide_index=True,
-    height=560,
-)
+st.dataframe(audit.readable(df, lang), hide_index=True, height=560,
+             column_config={t("auth.log.col_details"): st.column_config.TextColumn(width=900)})
 
 download_con = con.cursor()
 st.download_button(

@@ -275,6 +275,7 @@ def test_revisjonslogg_filters(live_db):
     at.text_input(key="log_text").input("reskontro").run()
     df = at.dataframe[0].value
     assert len(df) == 1 and df.iloc[0, 1] == "ola" and df.iloc[0, 2] == "Opplasting"
+    assert (df.iloc[0, 3], df.iloc[0, 4]) == ("Opplasting 7", "Fil: Reskontro 2025.xlsx")   # words, not JSON
     at.text_input(key="log_text").input("")
     at.selectbox(key="log_user").select("ola").run()
     assert set(at.dataframe[0].value.iloc[:, 1]) == {"ola"} and len(at.dataframe[0].value) == 3
