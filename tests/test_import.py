@@ -235,7 +235,7 @@ def test_rejected_rows_refuse_the_file_by_default(con, tmp_path):
         importer.import_file(con, ANNA, path)
     msg = str(e.value)
     assert e.value.code == "rejected_rows" and "bad.xlsx" in msg and "ark «Data»" in msg
-    assert "rad 3, kolonne A «Bilagsdato»" in msg and "3 rader" in msg
+    assert "rad 3, kolonne A «Bilagsdato»" in msg and ": 3 av radene kunne ikke leses" in msg
     assert snapshot(con) == before
 
     result = importer.import_file(con, ANNA, path, accept_valid_rows=True)
@@ -431,6 +431,26 @@ def test_csv_export_with_title_rows_in_windows_1252(con, tmp_path):
     assert sorted(r[0] for r in con.execute("SELECT name FROM suppliers").fetchall()) == [
         "Kafé Ærlig AS", "Øvre Renhold AS"]
     assert con.execute("SELECT min(source_row) FROM spend").fetchone()[0] == 5
+
+
+def test_messages_about_a_csv_file_name_no_sheet(con, tmp_path):
+    """A CSV file has no sheets: its messages name the file, row and column only."""
+    path = tmp_path / "eksport.csv"
+    path.write_text("Bilagsdato;Leverandør;Beløp\n01.02.2025;A AS;100\nxx.02.2025;B AS;200\n", encoding="utf-8")
+    before = snapshot(con)
+    with pytest.raises(ImportRefused) as e:
+        importer.import_file(con, ANNA, path)
+    assert str(e.value).startswith("«eksport.csv»: 1 av radene kunne ikke leses – første: rad 3, kolonne A «Bilagsdato»")
+    assert e.value.message("en").startswith("“eksport.csv”: 1 of the rows could not be read – first: ")
+    path.write_text("Bilagsdato;Leverandør;Antall\n01.02.2025;A AS;1\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as e:
+        importer.import_file(con, ANNA, path)
+    assert e.value.code == "missing_field" and "ark" not in str(e.value)
+    assert "Fant ingen kolonne for Beløp i «eksport.csv» (overskriftsrad 1)" in str(e.value)
+    assert snapshot(con) == before
+    # a workbook's messages still name the sheet
+    assert "i arket «Data» i «x.xlsx»" in ImportRefused("missing_field", fields="Beløp", sheet="Data", file="x.xlsx",
+                                                        row=1, found="«A»").message("nb")
 
 
 def test_parsers_on_values():

@@ -5,7 +5,9 @@ command line show the same message, in the user's language. The message names th
 file and, where it applies, the sheet, row and column."""
 from __future__ import annotations
 
-from ..i18n import t
+from ..i18n import strings, t
+
+NO_SHEET = "-"   # the sheet named in a message about a file without sheets (CSV)
 
 
 class ImportRefused(Exception):
@@ -17,7 +19,10 @@ class ImportRefused(Exception):
         super().__init__(code)
 
     def message(self, lang: str | None = None) -> str:
-        return t(f"import.err.{self.code}", lang, **self.params)
+        key = f"import.err.{self.code}"
+        if self.params.get("sheet") == NO_SHEET and f"{key}_file" in strings():
+            key += "_file"   # a CSV file has no sheet to name
+        return t(key, lang, **self.params)
 
     def __str__(self) -> str:
         return self.message()

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from .. import audit, auth, db, fmt, hooks
 from . import common, fileformat, headers, kinds, mappings, parsing, reader
 from .start import Progress, SheetCandidate, Started, _progress, begin
-from .errors import ImportRefused
+from .errors import NO_SHEET, ImportRefused
 
 # A cell that labels a total row: "Sum", "Totalt", "Total", "Totalsum", "I alt", "Grand total".
 TOTAL_LABEL_RE = "(?i)^[ \t\u00a0]*(sum|totalt?|totalsum|grand total|i alt|sum totalt|summa)([^[:alpha:]]|$)"
@@ -95,7 +95,7 @@ class Prepared:
 
     @property
     def sheet_label(self) -> str:
-        return self.sheet or "-"
+        return self.sheet or NO_SHEET
 
     def blocking_problem(self, accept_valid_rows: bool = False) -> ImportRefused | None:
         """The reason commit would refuse, or None."""
@@ -190,7 +190,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "sp
     raw = st.raw()
     _progress(progress, "read", 1.0)
     if raw.table.num_rows == 0:
-        raise ImportRefused("no_rows", file=info.file_name, sheet=chosen.name or "-", row=chosen.header_row + 1)
+        raise ImportRefused("no_rows", file=info.file_name, sheet=chosen.name or NO_SHEET, row=chosen.header_row + 1)
     column_names = [c.name for c in raw.columns]
     sig = headers.signature(k.name, [c.header for c in raw.columns])
     mapping_name = None
@@ -224,7 +224,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: str | Path, *, kind: str = "sp
 def _check_mapping_columns(info, chosen, mapping: dict, column_names: list[str], name: str | None) -> None:
     missing = [c for c in mapping.values() if c not in column_names]
     if missing:
-        raise ImportRefused("mapping_column_missing", file=info.file_name, sheet=chosen.name or "-",
+        raise ImportRefused("mapping_column_missing", file=info.file_name, sheet=chosen.name or NO_SHEET,
                             name=name or "-", columns=", ".join(f"«{c}»" for c in missing),
                             found=", ".join(f"«{c}»" for c in column_names))
 
@@ -615,7 +615,7 @@ def _finish_report(con, prepared: Prepared) -> None:
     from ..i18n import t
 
     k, rep = prepared.kind, prepared.report
-    file, sheet = prepared.info.file_name, prepared.sheet or "-"
+    file, sheet = prepared.info.file_name, prepared.sheet or NO_SHEET
     problems = []
     missing = []
     for group in k.required_any:
@@ -723,7 +723,7 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
             stats = k.commit(con, user, upload_id, batch, prepared,
                              progress=lambda f: _progress(progress, "commit", 0.1 + 0.8 * f))
             if stats.rows == 0:
-                raise ImportRefused("no_valid_rows", file=prepared.info.file_name, sheet=prepared.sheet or "-")
+                raise ImportRefused("no_valid_rows", file=prepared.info.file_name, sheet=prepared.sheet or NO_SHEET)
             con.execute("UPDATE uploads SET rows = ?, total = ? WHERE upload_id = ?",
                         [stats.rows, stats.total, upload_id])
             if save_mapping_as:

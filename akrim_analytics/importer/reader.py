@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from .errors import ImportRefused
+from .errors import NO_SHEET, ImportRefused
 from .fileformat import FileInfo
 
 if TYPE_CHECKING:   # pyarrow is imported where a sheet is converted (the read starts before it)
@@ -596,7 +596,7 @@ def _read_csv(info: FileInfo, scan_result: Scan, header_row: int) -> RawTable:
             width = max(width, len(rec))
             total += 1
             if total > CSV_MAX_ROWS:
-                raise ImportRefused("too_many_rows", file=info.file_name, sheet="-",
+                raise ImportRefused("too_many_rows", file=info.file_name, sheet=NO_SHEET,
                                     rows=f"> {CSV_MAX_ROWS:,}".replace(",", " "),
                                     limit=f"{CSV_MAX_ROWS:,}".replace(",", " "))
             if len(rows) >= 100_000:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import fileformat, headers, kinds, reader
-from .errors import ImportRefused
+from .errors import NO_SHEET, ImportRefused
 
 Progress = Callable[[str, float], None]
 
@@ -176,7 +176,7 @@ def begin(path: str | Path, *, kind: str = "spend", file_name: str | None = None
     else:
         if not cands:
             raise ImportRefused("no_header", file=info.file_name,
-                                sheet=", ".join(f"«{h.name}»" for h in nonempty) if info.format != "csv" else "-",
+                                sheet=", ".join(f"«{h.name}»" for h in nonempty) if info.format != "csv" else NO_SHEET,
                                 expected=_expected_text(k))
         data = [c for c in cands if c.is_data]
         pool = data or cands
