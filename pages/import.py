@@ -217,7 +217,7 @@ def _upload_tab() -> None:
                             help=t("import.page.save_mapping_help"))
     problem = prepared.blocking_problem(accept)
     if problem is not None and problem.code == "rejected_rows":
-        st.warning(problem.message(), icon=":material/warning:")
+        st.warning(common.md_escape(problem.message()), icon=":material/warning:")
     sheet_ok = problem is not None and problem.code == "ambiguous_sheet" and "imp_sheet" in st.session_state
     if st.button(t("import.page.commit"), key="imp_commit", type="primary",
                  disabled=problem is not None and not sheet_ok, icon=":material/upload:"):

@@ -108,10 +108,13 @@ def test_rejected_rows_need_an_explicit_choice(live_db, tmp_path):
     at = open_page(auth.User("ola", "analytiker", "Ola"))
     rows = [["01.01.2025", "A AS", None, "1", 100], ["nei", "B AS", None, "2", 50]]
     path = corpus.spend_rows(tmp_path / "feil.xlsx", rows)
-    at.file_uploader[0].set_value(("feil.xlsx", path.read_bytes(), "application/octet-stream"))
+    # the file's name is the user's text: Markdown in it shows as typed
+    at.file_uploader[0].set_value(("feil **fet**.xlsx", path.read_bytes(), "application/octet-stream"))
     at.run()
     assert at.button(key="imp_commit").disabled
     assert any("rad 3, kolonne A «Bilagsdato»" in w.value for w in at.warning)
+    warning = " ".join(w.value for w in at.warning)
+    assert "«feil **fet**.xlsx»" in md_plain(warning) and "**fet**" not in warning
     at.checkbox(key="imp_accept").check().run()
     at.button(key="imp_commit").click().run()
     assert not at.exception
