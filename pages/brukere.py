@@ -92,7 +92,7 @@ with left:
                 u = users.create_user(con, user, username, role, password=pw1 if kind == "password" else None,
                                       display_name=display)
             except users.AccountError as e:
-                st.error(t(e.key, **e.params))
+                st.error(common.md_t(e.key, **e.params))
             else:
                 _done(t("auth.users.created", username=u.username))
 
@@ -115,7 +115,7 @@ with right:
             try:
                 users.update_user(con, user, picked, role=new_role, display_name=new_display, active=new_active)
             except users.AccountError as e:
-                st.error(t(e.key, **e.params))
+                st.error(common.md_t(e.key, **e.params))
             else:
                 _done(t("auth.users.saved", username=picked))
 
@@ -139,7 +139,7 @@ with right:
                         try:
                             users.set_password(con, user, picked, sp1)
                         except users.AccountError as e:
-                            st.error(t(e.key, **e.params))
+                            st.error(common.md_t(e.key, **e.params))
                         else:
                             _done(t("auth.users.password_set", username=picked))
 
@@ -151,9 +151,9 @@ with st.expander(t("auth.backup.title"), icon=":material/backup:"):
         try:
             m = backup.backup_into(con, target, user, source=common.db_path())
         except (backup.BackupError, OSError) as e:
-            st.error(t("auth.backup.failed", error=str(e)))
+            st.error(common.md_t("auth.backup.failed", error=str(e)))
         else:
-            _done(t("auth.backup.done", name=Path(m["path"]).name,
+            _done(common.md_t("auth.backup.done", name=Path(m["path"]).name,
                     rows=fmt.number(sum(v["rows"] for v in m["tables"].values()))))
     found = backup.list_backups(target)
     if not found:

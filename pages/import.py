@@ -317,7 +317,7 @@ def _mappings_tab() -> None:
     name = st.selectbox(t("import.page.mapping_pick"), saved["name"].tolist(), key="imp_mapping_pick")
     if st.button(t("import.page.mapping_delete"), key="imp_mapping_delete", icon=":material/delete:"):
         importer.delete_mapping(con, user, name)
-        st.session_state["_import_flash"] = t("import.page.mapping_deleted", name=name)
+        st.session_state["_import_flash"] = common.md_t("import.page.mapping_deleted", name=name)
         st.rerun()
 
 

@@ -37,7 +37,7 @@ def none_or(value):
 
 
 def show_error(e: Exception) -> None:
-    st.error(str(e), icon=":material/error:")
+    st.error(common.md_escape(e), icon=":material/error:")
 
 
 st.title(t("nav.kontrollogg"))
@@ -154,7 +154,7 @@ if selected:
     except ValueError:
         ctl = None
     if ctl is None:
-        st.warning(t("followup.err.no_control", id=selected), icon=":material/search_off:")
+        st.warning(common.md_t("followup.err.no_control", id=selected), icon=":material/search_off:")
     else:
         cid = int(ctl["control_id"])
         with st.container(border=True):

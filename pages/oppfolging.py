@@ -99,13 +99,13 @@ with st.container(border=True):
                 st.toast(t("followup.page.settings_saved"), icon=":material/check:")
                 st.rerun()
             except PlanError as e:
-                st.warning(str(e), icon=":material/warning:")
+                st.warning(common.md_escape(e), icon=":material/warning:")
 
 q = Period.parse(qkey)
 try:
     p = common.cached(plan.build_plan, settings, q.year, q.quarter)
 except PlanError as e:
-    st.warning(str(e), icon=":material/tune:")
+    st.warning(common.md_escape(e), icon=":material/tune:")
     st.caption(t("followup.page.relax", constraint=t(f"followup.page.constraint.{e.constraint}")))
     p = None
 
@@ -165,7 +165,7 @@ with tabs[0]:
         }, hide_index=True, key="plan_departments", height=35 * (len(deps) + 1) + 3)
         items = p.items if not department else p.items[p.items["department"] == department]
         if department:
-            st.caption(t("followup.page.filtered", department=department, n=len(items), total=len(p.items)))
+            st.caption(common.md_t("followup.page.filtered", department=department, n=len(items), total=len(p.items)))
         st.caption(t("followup.page.select_for_why"))
         picked = st.dataframe({
             t("followup.plan.xl.dep.department"): items["department"].tolist(),
@@ -218,7 +218,7 @@ with tabs[1]:
         curve = common.cached(plan.coverage_curve, settings, q.year, q.quarter)
     except PlanError as e:
         curve = None
-        st.warning(str(e), icon=":material/tune:")
+        st.warning(common.md_escape(e), icon=":material/tune:")
     if curve is not None:
         ok = curve[curve["feasible"]]
         fig = go.Figure()

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from akrim_analytics import auth, controls, db, fmt, plan
-from conftest import REPO, assert_no_error_box, wait_for_app
+from conftest import REPO, assert_no_error_box, md_plain, wait_for_app
 
 
 def open_page(monkeypatch, path, page: str, *, user=None, query: dict | None = None) -> AppTest:
@@ -137,6 +137,12 @@ def test_log_page_numbers(monkeypatch, demo_db, core):
     assert m[f"Kontroller utført {today.year}"][0] == fmt.number(s["controls_done"])
     table = frame_with(at, "Dokumenter som mangler")
     assert len(table) == min(5000, len(controls.control_log(core)))
+
+
+def test_log_unknown_control_from_a_link_is_text(monkeypatch, demo_db):
+    at = open_page(monkeypatch, demo_db, "kontrollogg", query={"kontroll": "**9** [x](https://evil.example)"})
+    warning = " ".join(w.value for w in at.warning)
+    assert "Kontroll **9** [x](https://evil.example) finnes ikke" in md_plain(warning) and "](" not in warning
 
 
 def test_log_edit_goes_to_the_audit_log(monkeypatch, demo_db_copy):

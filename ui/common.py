@@ -220,3 +220,10 @@ def md_escape(text) -> str:
     """Text from data shown through Markdown (titles, labels, table cells): every Markdown
     and Streamlit directive character is escaped, so it shows as typed."""
     return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
+def md_t(key: str, **params) -> str:
+    """``t(key, **params)`` for a Markdown element, with every text parameter escaped
+    (ids, names and paths from data or the URL show as typed; the template's own
+    wording is kept)."""
+    return t(key, **{k: md_escape(v) if isinstance(v, str) else v for k, v in params.items()})

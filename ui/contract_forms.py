@@ -128,7 +128,7 @@ def new_section() -> None:
                     st.error(f"{e} {t('contracts.form.not_saved')}", icon=":material/error:")
                 else:
                     st.query_params["kontrakt"] = cid
-                    _done(t("contracts.form.created", id=cid), prefix)
+                    _done(common.md_t("contracts.form.created", id=cid), prefix)
 
 
 def edit_section(contract_id: str) -> None:

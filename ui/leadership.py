@@ -66,7 +66,7 @@ def detail_or_stop(param: str, entity_id: str, loader, *, area: str, page_title_
     record = common.cached(loader, entity_id)
     if record is None:
         st.title(t(page_title_key))
-        st.warning(t(f"{area}.not_found", id=entity_id), icon=":material/search_off:")
+        st.warning(common.md_t(f"{area}.not_found", id=entity_id), icon=":material/search_off:")
         st.stop()
     return record
 
