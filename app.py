@@ -21,8 +21,18 @@ specs = [spec for spec in nav.PAGES if (common.REPO / spec.path).exists()]
 
 
 def _page(spec: nav.PageSpec):
+    # Every page keeps its own path, the start page too (Streamlit's default page would
+    # be served at "/" only, and a link to /oversikt would say "Page not found").
     return st.Page(str(common.REPO / spec.path), title=t(spec.title_key), icon=spec.icon,
-                   url_path=spec.url_path, default=spec.default)
+                   url_path=spec.url_path)
+
+
+def _root(start, spec: nav.PageSpec):
+    """The hidden page at "/": opens the start page under its own path, filters kept."""
+    def _open_start_page() -> None:
+        st.switch_page(start, query_params=st.query_params.to_dict())
+
+    return st.Page(_open_start_page, title=t(spec.title_key), url_path="start", default=True, visibility="hidden")
 
 
 def _hide_menu() -> None:
@@ -42,6 +52,10 @@ for spec in specs:
     page = _page(spec)
     pages_by_section.setdefault(t(spec.section_key), []).append(page)
     spec_of_page[id(page)] = spec
+    if spec.default:
+        root = _root(page, spec)
+        pages_by_section[t(spec.section_key)].append(root)
+        spec_of_page[id(root)] = spec
 
 if common.is_demo():
     st.sidebar.info(t("app.demo_banner"), icon=":material/science:")
