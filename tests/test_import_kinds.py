@@ -306,3 +306,15 @@ def test_spend_on_a_subunit_rolls_up_to_its_legal_unit(con, tmp_path):
         ["01.03.2025", sub["navn"], sub["organisasjonsnummer"], "1", 1000]]))
     assert con.execute("SELECT supplier_id FROM spend").fetchone()[0] == sub["overordnetEnhet"]
     assert con.execute("SELECT orgnr FROM suppliers").fetchall() == [(sub["overordnetEnhet"],)]
+
+
+def test_kind_order_does_not_depend_on_what_was_imported_first():
+    """The Import page offers the kinds in KIND_MODULES order with spend first (its
+    default), even when another kind's module was imported earlier in the process."""
+    code = ("import akrim_analytics.controls_import, akrim_analytics.importer.suppliers\n"
+            "from akrim_analytics.importer import kinds\n"
+            "kinds.register(kinds.Kind(name='zz_extra', label_key='x', fields=[kinds.Field('a', 'text', ('A',))], "
+            "commit=None, undo=None))\n"
+            "print(','.join(kinds.names()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "spend,contracts,suppliers,controls,zz_extra"

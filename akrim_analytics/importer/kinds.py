@@ -13,6 +13,7 @@ one.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -119,6 +120,7 @@ class Kind:
 
 
 _KINDS: dict[str, Kind] = {}
+_MODULE_OF: dict[str, str] = {}   # kind name → the module that registered it
 _loaded = False
 
 
@@ -132,6 +134,7 @@ def register(kind: Kind) -> Kind:
             if f not in names:
                 raise ValueError(f"kind {kind.name}: required field {f} is not a field")
     _KINDS[kind.name] = kind
+    _MODULE_OF[kind.name] = sys._getframe(1).f_globals.get("__name__", "")
     return kind
 
 
@@ -160,5 +163,9 @@ def get(name: str) -> Kind:
 
 
 def names() -> list[str]:
+    """Every kind, in the order of ``KIND_MODULES`` (spend first: the page's default),
+    whichever module happened to be imported first; kinds from other modules last."""
     _load()
-    return list(_KINDS)
+    rank = {m: i for i, m in enumerate(KIND_MODULES)}
+    order = {n: i for i, n in enumerate(_KINDS)}
+    return sorted(_KINDS, key=lambda n: (rank.get(_MODULE_OF.get(n, ""), len(rank)), order[n]))
