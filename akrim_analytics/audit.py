@@ -68,19 +68,33 @@ def count(con: duckdb.DuckDBPyConnection, *, action: str | None = None, username
     return con.execute(f"SELECT count(*) FROM audit_log WHERE {where}", params).fetchone()[0]
 
 
+def _names(prefix: str) -> tuple[list[str], list[str]]:
+    """(codes, "nb-name en-name") of the translated actions or object types, so the text
+    search also finds an entry by the name the page shows ("innlogging", "kontrakt")."""
+    from .i18n import strings
+
+    pairs = sorted((k[len(prefix):], " ".join(v.values())) for k, v in strings().items() if k.startswith(prefix))
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
 def _where(action, actions, username, date_from, date_to, text) -> tuple[str, list]:
     # A fixed predicate; every value is a bound parameter.
     acts = list(actions) if actions else None
     needle = text.strip().lower() if text and text.strip() else None
+    act_codes, act_names = _names("auth.action.")
+    obj_codes, obj_names = _names("auth.log.object.")
     return (
         """(CAST(? AS VARCHAR) IS NULL OR action = ?)
            AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), action))
            AND (CAST(? AS VARCHAR) IS NULL OR username = ?)
            AND (CAST(? AS DATE) IS NULL OR logged_at >= CAST(? AS DATE))
            AND (CAST(? AS DATE) IS NULL OR logged_at < CAST(? AS DATE) + INTERVAL 1 DAY)
-           AND (CAST(? AS VARCHAR) IS NULL OR contains(lower(concat_ws(' ', username, object_type,
-                object_id, CAST(details AS VARCHAR))), ?))""",
-        [action, action, acts, acts, username, username, date_from, date_from, date_to, date_to, needle, needle],
+           AND (CAST(? AS VARCHAR) IS NULL OR contains(lower(concat_ws(' ', username, action, object_type,
+                object_id, CAST(details AS VARCHAR),
+                list_extract(CAST(? AS VARCHAR[]), list_position(CAST(? AS VARCHAR[]), action)),
+                list_extract(CAST(? AS VARCHAR[]), list_position(CAST(? AS VARCHAR[]), object_type)))), ?))""",
+        [action, action, acts, acts, username, username, date_from, date_from, date_to, date_to, needle,
+         act_names, act_codes, obj_names, obj_codes, needle],
     )
 
 

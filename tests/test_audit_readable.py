@@ -141,3 +141,23 @@ def test_readable_columns_and_export_on_a_database(tmp_path):
     assert edit[5] == "'=HYPERLINK(\"http://x\")"              # neutralised, like every cell
     assert json.loads(edit[-1]) == {"note": "=1+1"}          # the record, unchanged
     con.close()
+
+
+def test_text_search_finds_the_names_the_page_shows(tmp_path):
+    con = db.connect(tmp_path / "s.duckdb")
+    audit.log(con, "ola", "login_failed", "user", "ola", {"method": "local", "reason": "wrong_password"})
+    audit.log(con, "ola", "contract_update", "contract", "K-1", {"changes": {}})
+    audit.log(con, "system", "risk_score", "risk_run", 3, {"reason": "import"})
+    audit.log(con, "system", "mystery_action", None, None, None)
+
+    def found(text):
+        return sorted(audit.entries(con, text=text)["action"])
+
+    assert found("innlogging") == ["login_failed"]                 # "Mislykket innlogging"
+    assert found("Failed login") == ["login_failed"]               # the English name too
+    assert found("kontrakt") == ["contract_update"]                # action and object names
+    assert found("risikoberegning") == ["risk_score"]              # object name only
+    assert found("k-1") == ["contract_update"]                     # stored values as before
+    assert found("mystery") == ["mystery_action"]                  # untranslated: its code
+    assert audit.count(con, text="innlogging") == 1
+    con.close()
