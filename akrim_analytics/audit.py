@@ -192,21 +192,25 @@ def _value_text(v: Any, lang: str, object_type: str | None, key: str | None = No
     if isinstance(v, dict):
         if set(v) == {"old", "new"}:
             return f"{_value_text(v['old'], lang, object_type, key)} → {_value_text(v['new'], lang, object_type, key)}"
-        items = list(v.items())
-        parts = [f"{_key_label(k, lang, object_type)}: {_value_text(x, lang, object_type, k)}"
-                 for k, x in items[:_MAX_ITEMS]]
-        return "; ".join(parts + ([t("auth.log.more", lang, n=len(items) - _MAX_ITEMS)] if len(items) > _MAX_ITEMS else []))
+        return _capped([f"{_key_label(k, lang, object_type)}: {_value_text(x, lang, object_type, k)}"
+                        for k, x in list(v.items())[:_MAX_ITEMS]], len(v), "; ", lang)
     if isinstance(v, (list, tuple)):
         def item(x):
             # a configuration change: {"path": "weights.industry", "old": 2, "new": 3}
             if isinstance(x, dict) and set(x) == {"path", "old", "new"}:
-                return f"{x['path']}: {_value_text(x['old'], lang, object_type)} → {_value_text(x['new'], lang, object_type)}"
+                return f"{x['path']}: " + _value_text({"old": x["old"], "new": x["new"]}, lang, object_type)
             return _value_text(x, lang, object_type, key)
-        parts = [item(x) for x in v[:_MAX_ITEMS]]
-        more = [t("auth.log.more", lang, n=len(v) - _MAX_ITEMS)] if len(v) > _MAX_ITEMS else []
-        sep = "; " if any(isinstance(x, dict) for x in v) else ", "
-        return sep.join(parts + more)
+        return _capped([item(x) for x in v[:_MAX_ITEMS]], len(v),
+                       "; " if any(isinstance(x, dict) for x in v) else ", ", lang)
     return str(v)
+
+
+def _capped(parts: list[str], total: int, sep: str, lang: str) -> str:
+    """The first ``_MAX_ITEMS`` parts, then "… og N til" for the rest of ``total``."""
+    from .i18n import t
+
+    more = [t("auth.log.more", lang, n=total - _MAX_ITEMS)] if total > _MAX_ITEMS else []
+    return sep.join(parts + more)
 
 
 # actions whose details give each changed field as [before, after]
@@ -249,16 +253,24 @@ def readable(df, lang: str = "nb") -> dict[str, list]:
         v = v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
         return fmt.datetime(v) + v.strftime(":%S")
 
-    types = [None if not isinstance(o, str) else o for o in df["object_type"]]
-    ids = [None if not isinstance(i, str) else i for i in df["object_id"]]
     return {
         t("auth.log.col_time", lang): [when(v) for v in df["logged_at"]],
         t("auth.log.col_user", lang): df["username"].tolist(),
         t("auth.log.col_action", lang): [action_label(a, lang) for a in df["action"]],
-        t("auth.log.col_object", lang): [object_label(o, i, lang) for o, i in zip(types, ids)],
-        t("auth.log.col_details", lang): [describe(d if isinstance(d, str) else None, lang, o, a)
-                                          for d, o, a in zip(df["details"], types, df["action"])],
+        t("auth.log.col_object", lang): [object_label(o, i, lang) for o, i in
+                                         zip(_texts(df["object_type"]), _texts(df["object_id"]))],
+        t("auth.log.col_details", lang): _described(df, lang),
     }
+
+
+def _texts(column) -> list[str | None]:
+    """A text column of ``entries`` with its missing values (None, NaN) as None."""
+    return [v if isinstance(v, str) else None for v in column]
+
+
+def _described(df, lang: str) -> list[str]:
+    """``describe`` of every entry of ``entries(...)`` (the page's column and the export's)."""
+    return [describe(d, lang, o, a) for d, o, a in zip(_texts(df["details"]), _texts(df["object_type"]), df["action"])]
 
 
 def export_workbook(con: duckdb.DuckDBPyConnection, user: User, *, lang: str = "nb", limit: int = 100_000,
@@ -275,9 +287,7 @@ def export_workbook(con: duckdb.DuckDBPyConnection, user: User, *, lang: str = "
             "object_id": "ID " + t("auth.log.col_object", lang).lower(), "details": t("auth.log.col_details_json", lang)}
     out = df.rename(columns=cols)
     # the readable details beside the stored JSON (the record)
-    out.insert(len(out.columns) - 1, t("auth.log.col_details", lang),
-               [describe(d if isinstance(d, str) else None, lang, o if isinstance(o, str) else None, a)
-                for d, o, a in zip(df["details"], df["object_type"], df["action"])])
+    out.insert(len(out.columns) - 1, t("auth.log.col_details", lang), _described(df, lang))
     data = export.excel_bytes({t("auth.log.title", lang): out})
     export.record_export(con, user, "audit_log", "xlsx", rows=len(df),
                          details={k: str(v) for k, v in filters.items() if v})

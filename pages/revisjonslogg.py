@@ -22,8 +22,8 @@ today = date.today()
 c1, c2, c3, c4, c5 = st.columns([2, 3, 1.4, 1.4, 2.2])
 who = c1.selectbox(t("auth.log.user"), [""] + audit.usernames(con), key="log_user",
                    format_func=lambda u: "–" if u == "" else u)
-acts = c2.multiselect(t("auth.log.action"), audit.actions(con), key="log_actions", format_func=lambda a: audit.action_label(a, lang),
-                      placeholder=t("auth.log.all_actions"))
+acts = c2.multiselect(t("auth.log.action"), audit.actions(con), key="log_actions",
+                      format_func=lambda a: audit.action_label(a, lang), placeholder=t("auth.log.all_actions"))
 d_from = c3.date_input(t("auth.log.from"), value=today - timedelta(days=30), key="log_from", format="DD.MM.YYYY")
 d_to = c4.date_input(t("auth.log.to"), value=today, key="log_to", format="DD.MM.YYYY")
 text = c5.text_input(t("auth.log.text"), key="log_text", help=t("auth.log.text_help"))
