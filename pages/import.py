@@ -99,8 +99,7 @@ def _show_report(prepared: importer.Prepared) -> None:
         st.caption(t("import.page.nace_version", version=details["nace_version"],
                      matched=fmt.number(details.get("matched_suppliers", 0))))
     if details.get("unknown_categories"):
-        st.caption(t("import.page.unknown_categories",
-                     names=common.md_escape(", ".join(details["unknown_categories"][:10]))))
+        st.caption(common.md_t("import.page.unknown_categories", names=", ".join(details["unknown_categories"][:10])))
     for p in rep.get("problems", []):
         if p["code"] == "rejected_rows":
             continue
@@ -172,11 +171,11 @@ def _upload_tab() -> None:
         if "imp_sheet" not in st.session_state or st.session_state["imp_sheet"] not in data_sheets:
             st.session_state["imp_sheet"] = current
         st.radio(t("import.page.choose_sheet"), data_sheets, key="imp_sheet", horizontal=True)
-    where = t("import.page.detected", sheet=common.md_escape(prepared.sheet or "–"),
-              row=prepared.header_row + 1, rows=fmt.number(prepared.raw.table.num_rows))
+    where = common.md_t("import.page.detected", sheet=prepared.sheet or "–",
+                        row=prepared.header_row + 1, rows=fmt.number(prepared.raw.table.num_rows))
     st.markdown(where)
     if prepared.mapping_source == "saved":
-        st.caption(t("import.page.mapping_saved", name=common.md_escape(prepared.mapping_name)))
+        st.caption(common.md_t("import.page.mapping_saved", name=prepared.mapping_name))
     else:
         st.caption(t("import.page.mapping_suggested"))
 
@@ -230,8 +229,8 @@ def _upload_tab() -> None:
             bar.empty()
             st.error(common.md_escape(e.message()), icon=":material/error:")
             return
-        message = t("import.page.done", rows=fmt.number(result.rows), file=common.md_escape(result.file_name),
-                    upload_id=result.upload_id)
+        message = common.md_t("import.page.done", rows=fmt.number(result.rows), file=result.file_name,
+                              upload_id=result.upload_id)
         if result.total is not None:
             message += " " + t("import.page.done_total", total=fmt.nok(result.total))
         if result.report.get("reconciliation"):

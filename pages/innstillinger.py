@@ -75,8 +75,7 @@ with tabs[0]:
     for ind in risk.INDICATORS:
         sec = new["indicators"].get(ind.key)
         with st.expander(t(f"risk.ind.{ind.key}"), expanded=False):
-            st.caption(t("risk.settings.source", source=common.md_escape(sources.public(ind.source)),
-                         ref=common.md_escape(ind.source)))
+            st.caption(common.md_t("risk.settings.source", source=sources.public(ind.source), ref=ind.source))
             if ind.key == "industry":
                 st.caption(t("risk.settings.industry_weights_hint"))
             if ind.key == "coverage":

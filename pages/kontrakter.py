@@ -40,8 +40,8 @@ if contract_id:
         st.subheader(t("views.kt.facts"))
         facts = lv.facts_frame(lv.contract_facts(c))
         lv.table(facts, hide_index=True, width="stretch", height=lv.full_height(len(facts)))
-        if c["supplier_id"] and st.button(t("views.kt.open_supplier",
-                                            name=common.md_escape(c["supplier_name"] or c["supplier_id"])),
+        if c["supplier_id"] and st.button(common.md_t("views.kt.open_supplier",
+                                                      name=c["supplier_name"] or c["supplier_id"]),
                                           icon=":material/business:"):
             lv.goto_supplier(c["supplier_id"])
     with right:

@@ -149,7 +149,7 @@ def _render_sso() -> None:
         if decision.reason == "no_identity":
             st.error(t("auth.login.sso_no_identity"), icon=":material/block:")
         else:
-            st.error(t("auth.login.sso_refused", identity=common.md_escape(decision.identity)),
+            st.error(common.md_t("auth.login.sso_refused", identity=decision.identity),
                      icon=":material/block:")
         if st.button(t("auth.sidebar.logout"), key="sso_refused_logout"):
             st.logout()
@@ -212,8 +212,8 @@ def sidebar_account(user: auth.User) -> None:
     if meta is None and common.is_demo() and st.session_state.get("user") is None:
         sb.caption(t("auth.sidebar.demo", role=role_label(user.role)))
         return
-    sb.markdown(t("auth.sidebar.signed_in", name=common.md_escape(user.display_name or user.username),
-                  role=role_label(user.role)))
+    sb.markdown(common.md_t("auth.sidebar.signed_in", name=user.display_name or user.username,
+                            role=role_label(user.role)))
     method = (meta or {}).get("method")
     if method == "local":
         with sb.popover(t("auth.sidebar.change_password"), icon=":material/key:"):
