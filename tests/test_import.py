@@ -485,6 +485,33 @@ def test_cell_error_values_are_recovered():
     assert cell_error_text("something else") is None
 
 
+def test_a_column_read_again_as_text_is_the_right_one_when_the_sheet_starts_after_column_a(tmp_path, monkeypatch):
+    """A late cell whose value fastexcel's message does not give is read again with its
+    column as text: named by its header, as fastexcel takes an int key as the sheet's
+    column (C here), not the table's position."""
+    import xlsxwriter
+
+    from akrim_analytics.importer import fileformat, reader
+
+    path = tmp_path / "offset.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Data")
+    ws.write_row(2, 2, ["Leverandørnavn", "Beløp"])
+    for i in range(1500):
+        ws.write_string(3 + i, 2, f"Lev {i}")
+        ws.write_number(3 + i, 3, 10.5)
+    ws.write_formula(1503, 3, "=1/0", None, "#DIV/0!")   # reported: its column is read again as text
+    ws.write_boolean(1504, 3, True)                      # not reported (a float read takes it as 1.0)
+    wb.close()
+    monkeypatch.setattr(reader, "cell_error_text", lambda detail: None)
+    info = fileformat.inspect(path)
+    raw = reader.read(info, reader.scan(info), "Data", 2)
+    amounts = raw.table.column("c1").to_pylist()
+    assert [c.letter for c in raw.columns] == ["C", "D"]
+    assert amounts[-1] == "true" and amounts[0] == "10.5"   # not 1.0: the cell as the file has it
+    assert raw.table.column("c0").to_pylist()[:2] == ["Lev 0", "Lev 1"]
+
+
 def test_calamine_scan_agrees_with_the_streaming_scan(tmp_path):
     """xls/xlsb/ods are scanned with python-calamine: same header rows as the xlsx stream."""
     from akrim_analytics.importer import fileformat, reader

@@ -531,8 +531,9 @@ def _read_excel(info: FileInfo, scan_result: Scan, sheet: str, header_row: int) 
         else:
             overrides.setdefault(c, {})[r] = value
     if unreadable:
+        # (fastexcel reads an int key of dtypes as the sheet column, not the table's position)
         loaded = reader.load_sheet(sheet, header_row=header_row, schema_sample_rows=None,
-                                   dtypes={i: "string" for i in unreadable})
+                                   dtypes={table.column_names[i]: "string" for i in unreadable})
         table = loaded.to_arrow()
         if isinstance(table, pa.RecordBatch):
             table = pa.Table.from_batches([table])
