@@ -135,6 +135,7 @@ def _upload_tab() -> None:
     if t(help_key) != help_key:
         st.caption(t(help_key))
     gen = st.session_state.get("_import_gen", 0)
+    common.uploader_texts()
     uploaded = st.file_uploader(t("import.page.file"), key=f"imp_file_{gen}",
                                 help=t("import.page.file_help"))
     if uploaded is None:
