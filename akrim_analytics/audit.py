@@ -77,12 +77,41 @@ def _names(prefix: str) -> tuple[list[str], list[str]]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def _value_pattern(needle: str | None) -> str | None:
+    """A regular expression for the stored details whose coded values the page shows by
+    a name containing ``needle`` ("feil passord" → entries with ``"reason":
+    "wrong_password"``; roles too, also as a change's old or new value), or None when no
+    name contains it. Built from the translation files only: the search text is compared
+    in Python, never put into the pattern."""
+    if needle is None:
+        return None
+    from .i18n import strings
+
+    alts = []
+    for k, texts in strings().items():
+        if k.startswith("auth.log.value.") and k.count(".") >= 4:
+            field, code = k[len("auth.log.value."):].split(".", 1)
+        elif k.startswith("auth.role."):
+            field, code = "role", k[len("auth.role."):]
+        else:
+            continue
+        if not any(needle in str(v).lower() for v in texts.values()):
+            continue
+        code = re.escape(code.strip('"'))
+        if field == "reason" and code == "settings":
+            code = r"settings v\d+"   # stored as "settings v3" (_SETTINGS_REASON)
+        # the value itself, or inside a change ({"old": …, "new": …})
+        alts.append(f'"{re.escape(field)}"\\s*:\\s*(\\{{[^{{}}]*)?"{code}"')
+    return "|".join(sorted(alts)) or None
+
+
 def _where(action, actions, username, date_from, date_to, text) -> tuple[str, list]:
     # A fixed predicate; every value is a bound parameter.
     acts = list(actions) if actions else None
     needle = text.strip().lower() if text and text.strip() else None
     act_codes, act_names = _names("auth.action.")
     obj_codes, obj_names = _names("auth.log.object.")
+    values = _value_pattern(needle)
     return (
         """(CAST(? AS VARCHAR) IS NULL OR action = ?)
            AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(CAST(? AS VARCHAR[]), action))
@@ -92,9 +121,11 @@ def _where(action, actions, username, date_from, date_to, text) -> tuple[str, li
            AND (CAST(? AS VARCHAR) IS NULL OR contains(lower(concat_ws(' ', username, action, object_type,
                 object_id, CAST(details AS VARCHAR),
                 list_extract(CAST(? AS VARCHAR[]), list_position(CAST(? AS VARCHAR[]), action)),
-                list_extract(CAST(? AS VARCHAR[]), list_position(CAST(? AS VARCHAR[]), object_type)))), ?))""",
+                list_extract(CAST(? AS VARCHAR[]), list_position(CAST(? AS VARCHAR[]), object_type)))), ?)
+                OR (CAST(? AS VARCHAR) IS NOT NULL
+                    AND regexp_matches(CAST(details AS VARCHAR), CAST(? AS VARCHAR))))""",
         [action, action, acts, acts, username, username, date_from, date_from, date_to, date_to, needle,
-         act_names, act_codes, obj_names, obj_codes, needle],
+         act_names, act_codes, obj_names, obj_codes, needle, values, values],
     )
 
 

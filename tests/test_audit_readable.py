@@ -161,3 +161,28 @@ def test_text_search_finds_the_names_the_page_shows(tmp_path):
     assert found("mystery") == ["mystery_action"]                  # untranslated: its code
     assert audit.count(con, text="innlogging") == 1
     con.close()
+
+
+def test_text_search_finds_coded_values_by_the_words_the_page_shows(tmp_path):
+    """The details column says "feil passord" where the record says wrong_password: the
+    search finds the entry by those words, in either language, and by a role's name in a
+    change; a value merely mentioned under another key does not count."""
+    con = db.connect(tmp_path / "v.duckdb")
+    audit.log(con, "ola", "login_failed", "user", "ola", {"method": "local", "reason": "wrong_password"})
+    audit.log(con, "kari", "login_failed", "user", "kari", {"method": "local", "reason": "unknown_user"})
+    audit.log(con, "admin", "user_update", "user", "kari", {"role": {"old": "leder", "new": "admin"}})
+    audit.log(con, "system", "risk_score", "risk_run", 4, {"reason": "settings v3"})
+    audit.log(con, "system", "note", None, None, {"text": "wrong_password"})
+
+    def found(text):
+        return sorted(audit.entries(con, text=text)["object_id"].fillna("-"))
+
+    assert found("feil passord") == ["ola"]
+    assert found("Wrong password") == ["ola"]                 # the English words
+    assert found("wrong_password") == ["-", "ola"]            # the stored text, as before
+    assert found("ukjent bruker") == ["kari"]
+    assert found("administrator") == ["kari"]                 # auth.role.admin, the new role
+    assert found("innstillinger endret") == ["4"]
+    assert audit.count(con, text="feil passord") == 1
+    assert found("finnes ikke") == []
+    con.close()
