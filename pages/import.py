@@ -136,8 +136,8 @@ def _upload_tab() -> None:
         st.caption(t(help_key))
     gen = st.session_state.get("_import_gen", 0)
     common.uploader_texts()
-    uploaded = st.file_uploader(t("import.page.file"), key=f"imp_file_{gen}",
-                                help=t("import.page.file_help"))
+    uploaded = st.file_uploader(t("import.page.file", mb=st.get_option("server.maxUploadSize")),
+                                key=f"imp_file_{gen}", help=t("import.page.file_help"))
     if uploaded is None:
         return
     path, digest = _stored_file(uploaded)

@@ -213,27 +213,19 @@ def empty_state(message_key: str = "app.no_data") -> None:
     st.info(t(message_key), icon=":material/info:")
 
 
-def _css_string(text: str) -> str:
-    """``text`` as a CSS string literal."""
-    return '"' + "".join(f"\\{ord(ch):06x}" if ch in '"\\<>' or ord(ch) < 32 else ch for ch in text) + '"'
-
-
 def uploader_texts() -> None:
     """Streamlit's file uploader says "Upload" and "200MB per file" in English whatever
-    the page's language, with no setting to change it (streamlit#13500). Draw the page
-    language's texts over the two with CSS: the button's label and the size limit (the
-    server's ``maxUploadSize``). The screen reader's label is the uploader's own
-    (translated) label. Nothing to do in English."""
-    if i18n.get_language() == "en":
+    the page's language, with no setting for either (streamlit#13500). The size hint is
+    hidden (``ui/style.css``; the page's label gives the limit, translated), and in
+    Norwegian the button's label is drawn over with CSS. The screen reader's label is the
+    uploader's own (translated) label. A fixed stylesheet: no data reaches it."""
+    if i18n.get_language() != "nb":
         return
-    button = _css_string(t("import.page.upload_button"))
-    limit = _css_string(t("import.page.upload_limit", mb=st.get_option("server.maxUploadSize")))
-    zone = '[data-testid="stFileUploaderDropzone"]'
-    st.html(f"""<style>
-{zone} button[data-testid="stBaseButton-secondary"] p {{ font-size: 0; }}
-{zone} button[data-testid="stBaseButton-secondary"] p::after {{ content: {button}; font-size: 14px; }}
-{zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
-{zone} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{ content: {limit}; font-size: 14px; }}
+    st.html("""<style>
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p { font-size: 0; }
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p::after {
+  content: "Last opp"; font-size: 14px;
+}
 </style>""")
 
 
