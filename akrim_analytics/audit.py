@@ -97,11 +97,11 @@ def _value_pattern(needle: str | None) -> str | None:
             continue
         if not any(needle in str(v).lower() for v in texts.values()):
             continue
-        code = re.escape(code.strip('"'))
-        if field == "reason" and code == "settings":
-            code = r"settings v\d+"   # stored as "settings v3" (_SETTINGS_REASON)
+        code = code.strip('"')
+        # stored as "settings v3" (_SETTINGS_REASON); everything else as it is coded
+        value = r"settings v\d+" if (field, code) == ("reason", "settings") else re.escape(code)
         # the value itself, or inside a change ({"old": …, "new": …})
-        alts.append(f'"{re.escape(field)}"\\s*:\\s*(\\{{[^{{}}]*)?"{code}"')
+        alts.append(f'"{re.escape(field)}"\\s*:\\s*(\\{{[^{{}}]*)?"{value}"')
     return "|".join(sorted(alts)) or None
 
 

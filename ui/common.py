@@ -217,8 +217,9 @@ def uploader_texts() -> None:
     """Streamlit's file uploader says "Upload" and "200MB per file" in English whatever
     the page's language, with no setting for either (streamlit#13500). The size hint is
     hidden (``ui/style.css``; the page's label gives the limit, translated), and in
-    Norwegian the button's label is drawn over with CSS. The screen reader's label is the
-    uploader's own (translated) label. A fixed stylesheet: no data reaches it."""
+    Norwegian the button's label is drawn over with CSS (a screen reader still reads
+    Streamlit's "Upload" inside the drop zone named by the translated label). A fixed
+    stylesheet: no data reaches it."""
     if i18n.get_language() != "nb":
         return
     st.html("""<style>
