@@ -26,3 +26,16 @@ def test_style_makes_every_text_of_a_figure_plain():
     assert fig.layout.title.text == "T &lt;x&gt;" and fig.layout.title.subtitle.text == "&lt;u&gt;s&lt;/u&gt;"
     assert fig.layout.xaxis.title.text == "&lt;b&gt;x&lt;/b&gt;"
     assert fig.layout.separators == ", " and fig.layout.yaxis.separatethousands
+
+
+def test_no_translation_carries_markup_but_line_breaks():
+    """Charts show their text attributes as plain text (``style``) and Streamlit's Markdown
+    renders no HTML, so a tag in a translation (``<b>Høy</b>``) would show as typed, as it
+    did in the risk matrix's cells and hover boxes. Only ``<br>`` is markup."""
+    import re
+
+    from akrim_analytics.i18n import strings
+
+    tagged = [(key, text) for key, texts in strings().items() for text in texts.values()
+              if re.search(r"<[A-Za-z/][^>]*>", str(text).replace("<br>", ""))]
+    assert not tagged, tagged[:5]
