@@ -39,3 +39,12 @@ def test_no_translation_carries_markup_but_line_breaks():
     tagged = [(key, text) for key, texts in strings().items() for text in texts.values()
               if re.search(r"<[A-Za-z/][^>]*>", str(text).replace("<br>", ""))]
     assert not tagged, tagged[:5]
+
+
+def test_heatmap_hover_box_is_dark_text_on_white_left_aligned():
+    """The cells' hover boxes come from invisible markers, whose colour would make the box's
+    text pale grey and right-aligned: the box is set explicitly."""
+    fig = charts.selectable_heatmap([[1, 2]], ["a", "b"], ["r"], text=[["1", "2"]], customdata=[["x", "y"]],
+                                    hovertext=[["h1", "h2"]])
+    label = fig.data[1].hoverlabel
+    assert label.align == "left" and label.bgcolor == "#FFFFFF" and label.font.color == "#1F1F1F"

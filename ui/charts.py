@@ -99,6 +99,9 @@ def selectable_heatmap(z, x, y, *, text, customdata, hovertext, colorscale=SEQUE
         marker={"symbol": "square", "size": 40, "color": "#000000", "opacity": 0},
         selected={"marker": {"opacity": 0}}, unselected={"marker": {"opacity": 0}},
         showlegend=False, name="",
+        # (the invisible markers would make the box's text grey and right-aligned)
+        hoverlabel={"bgcolor": "#FFFFFF", "bordercolor": "#0B5394", "align": "left",
+                    "font": {"color": "#1F1F1F", "size": FONT_SIZE}},
     ))
     fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select", dragmode=False)
     if highlight is not None:
