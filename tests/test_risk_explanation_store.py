@@ -9,6 +9,7 @@ whose value is missing still fails the run instead of showing a partial text."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import pytest
@@ -138,11 +139,13 @@ def test_a_run_stores_templates_once_and_no_text_per_line(demo_db_copy):
                                     OR explanation_nb LIKE '%{}%' OR explanation_en LIKE '%{}%')""",
                           [run]).fetchone()[0]
         assert bad == 0
-        # e.g. a contract value line: amount formatted per language when read
+        # e.g. a contract value line: the amount in the Norwegian form in both languages
+        # (migration 0013: the English interface translates the words, not the numbers)
         nb, en = con.execute("""SELECT explanation_nb, explanation_en FROM risk_factors
                                 WHERE run_id = ? AND factor = 'spend' AND entity_type = 'contract'
                                 ORDER BY entity_id LIMIT 1""", [run]).fetchone()
-        assert " kr" in nb and "NOK " in en
+        assert nb.startswith("Kjøp for ") and en.startswith("Purchases of ")
+        assert re.search(r"\d \d{3} kr", nb) and re.search(r"\d \d{3} kr", en) and "NOK" not in en
     finally:
         con.close()
 

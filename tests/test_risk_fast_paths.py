@@ -118,10 +118,9 @@ def test_fast_paths_store_exactly_what_the_reference_path_stores(demo_copy, monk
 
 
 def _points_text(points: float, dimension: str, lang: str) -> str:
-    """The points text as the engine formatted it before it moved into the view."""
-    num = f"{abs(points):g}"
-    if lang == "nb":
-        num = num.replace(".", ",")
+    """The points text as the engine formatted it before it moved into the view (with a
+    decimal comma in English too since migration 0013)."""
+    num = f"{abs(points):g}".replace(".", ",")
     sign = "±" if points == 0 else ("+" if points > 0 else "−")
     word = {("nb", "likelihood"): "sannsynlighet", ("nb", "consequence"): "konsekvens",
             ("en", "likelihood"): "likelihood", ("en", "consequence"): "consequence"}[lang, dimension]
@@ -211,7 +210,8 @@ def test_lines_stored_before_migration_11_keep_their_entity(db_path):
     assert len(before) == len(lines)
     c = db.connect(db_path)
     try:
-        assert c.execute(query).fetchall() == before
+        # (the same, except that 0013 writes English points with a decimal comma)
+        assert c.execute(query).fetchall() == [r[:7] + (r[7].replace("+1.5 ", "+1,5 "),) + r[8:] for r in before]
         numbers = c.execute("""SELECT run_id, list(entity_no ORDER BY entity_no) FROM risk_assessments
                                GROUP BY run_id ORDER BY run_id""").fetchall()
         assert numbers == [(5, [1, 2]), (6, [1, 2, 3, 4])]
@@ -266,7 +266,7 @@ def test_stored_facts_match_the_source_tables(demo_copy):
            cs AS (SELECT a.supplier_id, min(k.start_date) AS d FROM risk_assessments a
                   JOIN contracts k ON k.contract_id = a.entity_id
                   WHERE a.run_id = ? AND a.entity_type = 'contract' GROUP BY ALL)
-           SELECT f.entity_id, f.explanation_en, strftime(least(fi.d, cs.d), '%Y-%m-%d') FROM risk_factors f
+           SELECT f.entity_id, f.explanation_en, strftime(least(fi.d, cs.d), '%d.%m.%Y') FROM risk_factors f
            LEFT JOIN fi ON fi.supplier_id = f.entity_id LEFT JOIN cs ON cs.supplier_id = f.entity_id
            WHERE f.run_id = ? AND f.entity_type = 'supplier' AND f.factor = 'newly_founded' AND NOT f.unknown""",
         [as_of, run, run]).fetchall()

@@ -72,10 +72,10 @@ def _explain(con, params, out, job) -> None:
     lines = explain(con, etype, p["entity_id"], run_id)
     col = "explanation_en" if p["lang"] == "en" else "explanation_nb"
     if p["lang"] == "en":
-        exposure = "–" if a["exposure"] is None else f"NOK {float(a['exposure']):,.0f}"
         level = t("risk.level." + a["level"], "en")
         print(f"{etype} {p['entity_id']}: {level} (likelihood {a['likelihood']}, "
-              f"consequence {a['consequence']}, step {a['required_step']}, exposure {exposure})", file=out)
+              f"consequence {a['consequence']}, step {a['required_step']}, exposure {fmt.nok(a['exposure'])})",
+              file=out)
     else:
         print(f"{etype} {p['entity_id']}: {a['level']} (sannsynlighet {a['likelihood']}, "
               f"konsekvens {a['consequence']}, trinn {a['required_step']}, "
