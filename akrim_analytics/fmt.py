@@ -30,15 +30,19 @@ def nok(value, decimals: int = 0) -> str:
 
 
 def nok_short(value) -> str:
-    """Compact amounts for chart axes and KPI tiles: ``2,1 mrd. kr``, ``255,5 mill. kr``."""
+    """Compact amounts for chart axes and KPI tiles: ``2,1 mrd. kr``, ``255,5 mill. kr``
+    (in the English interface ``2,1 billion kr``: the number keeps its Norwegian form,
+    the word is translated)."""
     if value is None:
         return "–"
+    from .i18n import t
+
     v = float(value)
     a = abs(v)
     if a >= 1e9:
-        return f"{number(v / 1e9, 1)} mrd. kr"
+        return t("fmt.billion_kr", n=number(v / 1e9, 1))
     if a >= 1e6:
-        return f"{number(v / 1e6, 1)} mill. kr"
+        return t("fmt.million_kr", n=number(v / 1e6, 1))
     return nok(v)
 
 

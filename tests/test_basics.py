@@ -15,6 +15,19 @@ def test_nok_format():
     assert fmt.pct(0.125) == "12,5 %"
 
 
+def test_short_amounts_translate_the_word_not_the_number():
+    assert fmt.nok_short(2_123_086_000) == "2,1 mrd. kr"
+    assert fmt.nok_short(-255_500_000) == "-255,5 mill. kr"
+    assert fmt.nok_short(999_999) == "999 999 kr"
+    prev = i18n.get_language()
+    try:
+        i18n.set_language("en")
+        assert fmt.nok_short(2_123_086_000) == "2,1 billion kr"
+        assert fmt.nok_short(255_500_000) == "255,5 million kr"
+    finally:
+        i18n.set_language(prev)
+
+
 def test_date_format():
     assert fmt.date(dt.date(2025, 12, 31)) == "31.12.2025"
     assert fmt.date("2025-01-05") == "05.01.2025"
