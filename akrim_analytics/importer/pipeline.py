@@ -615,7 +615,7 @@ def _finish_report(con, prepared: Prepared) -> None:
     from ..i18n import t
 
     k, rep = prepared.kind, prepared.report
-    file, sheet = prepared.info.file_name, prepared.sheet or NO_SHEET
+    file, sheet = prepared.info.file_name, prepared.sheet_label
     problems = []
     missing = []
     for group in k.required_any:
@@ -723,7 +723,7 @@ def commit(con: duckdb.DuckDBPyConnection, user: auth.User, prepared: Prepared, 
             stats = k.commit(con, user, upload_id, batch, prepared,
                              progress=lambda f: _progress(progress, "commit", 0.1 + 0.8 * f))
             if stats.rows == 0:
-                raise ImportRefused("no_valid_rows", file=prepared.info.file_name, sheet=prepared.sheet or NO_SHEET)
+                raise ImportRefused("no_valid_rows", file=prepared.info.file_name, sheet=prepared.sheet_label)
             con.execute("UPDATE uploads SET rows = ?, total = ? WHERE upload_id = ?",
                         [stats.rows, stats.total, upload_id])
             if save_mapping_as:
