@@ -99,7 +99,7 @@ def _value_pattern(needle: str | None) -> str | None:
             continue
         code = code.strip('"')
         # stored as "settings v3" (_SETTINGS_REASON); everything else as it is coded
-        value = r"settings v\d+" if (field, code) == ("reason", "settings") else re.escape(code)
+        value = _SETTINGS_REASON.pattern if (field, code) == ("reason", "settings") else re.escape(code)
         # the value itself, or inside a change ({"old": …, "new": …})
         alts.append(f'"{re.escape(field)}"\\s*:\\s*(\\{{[^{{}}]*)?"{value}"')
     return "|".join(sorted(alts)) or None

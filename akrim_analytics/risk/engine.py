@@ -121,12 +121,9 @@ def _nace_names() -> tuple[list[str], list[str], list[str]]:
 # Amounts and dates in explanations given as whole texts; the view's risk_fill (migration
 # 0012; 0013: the same Norwegian forms in English) formats the values of template lines the
 # same way (tests/test_risk_explanation_store.py compares the two).
-_MACROS = [
-    "CREATE OR REPLACE TEMP MACRO risk_nok_nb(x) AS format('{:t .0f}', CAST(x AS DOUBLE)) || ' kr'",
-    "CREATE OR REPLACE TEMP MACRO risk_nok_en(x) AS format('{:t .0f}', CAST(x AS DOUBLE)) || ' kr'",
-    "CREATE OR REPLACE TEMP MACRO risk_d_nb(d) AS strftime(CAST(d AS DATE), '%d.%m.%Y')",
-    "CREATE OR REPLACE TEMP MACRO risk_d_en(d) AS strftime(CAST(d AS DATE), '%d.%m.%Y')",
-]
+_MACROS = [m for lang in ("nb", "en") for m in (
+    f"CREATE OR REPLACE TEMP MACRO risk_nok_{lang}(x) AS format('{{:t .0f}}', CAST(x AS DOUBLE)) || ' kr'",
+    f"CREATE OR REPLACE TEMP MACRO risk_d_{lang}(d) AS strftime(CAST(d AS DATE), '%d.%m.%Y')")]
 
 
 def _load_config_tables(con, cfg: dict) -> None:
