@@ -45,10 +45,11 @@ class UserError(Exception):
     """An error whose message is meant for the user; the CLI prints it and exits 1."""
 
 
-def _database_in_use():
-    """db.DatabaseInUse once a command has imported db (no command raises it before)."""
+def _database_errors() -> tuple[type[Exception], ...]:
+    """db's errors for a database file that is in use or cannot be opened, once a command
+    has imported db (no command raises them before)."""
     db = sys.modules.get(f"{__package__}.db")
-    return db.DatabaseInUse if db is not None else UserError
+    return (db.DatabaseInUse, db.DatabaseUnreadable) if db is not None else ()
 
 
 def _cmd_demo(args) -> int:
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, _database_in_use()) as e:
+    except (UserError, *_database_errors()) as e:
         print(f"Feil: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -88,6 +88,21 @@ class DatabaseInUse(Exception):
     """Another process holds the database file (DuckDB allows one process at a time)."""
 
 
+class DatabaseUnreadable(Exception):
+    """DuckDB cannot open the file: not a DuckDB database, damaged, written by a newer
+    DuckDB, or its write-ahead log (``FILE.wal``) belongs to another copy of the file."""
+
+    def __init__(self, path: Path, detail: str):
+        self.path, self.detail = path, detail
+        self.wal = ".wal" in detail.lower() or "wal file" in detail.lower()
+        advice = (f" The write-ahead log {path}.wal belongs to another copy of this file (left behind when "
+                  "the file was copied or restored without it): move it away (do not delete it) and try "
+                  "again." if self.wal else
+                  " Check that the path names an akrim-analytics database; a damaged file can be replaced "
+                  "from a backup (`restore`).")
+        super().__init__(f"The database {path} cannot be opened: {detail}.{advice} Nothing was changed.")
+
+
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
             migrate_schema: bool = True) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database and bring its schema up to date."""
@@ -100,7 +115,9 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
         if _locked(e):
             raise _in_use(p, "DuckDB lets one process open a database file at a time: stop that process, or "
                              "run this on a copy.") from e
-        raise
+        raise DatabaseUnreadable(p, _detail(e)) from e
+    except (duckdb.SerializationException, duckdb.InvalidInputException) as e:   # e.g. a newer storage format
+        raise DatabaseUnreadable(p, _detail(e)) from e
     # No progress bar: it would print into the CLI's JSON output and the server log.
     con.execute("SET enable_progress_bar = false")
     if migrate_schema and not read_only:
@@ -111,6 +128,14 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
 def _locked(e: duckdb.IOException) -> bool:
     """DuckDB's error for a file another process holds."""
     return "lock" in str(e).lower()
+
+
+def _detail(e: duckdb.Error) -> str:
+    """DuckDB's message without its error-class prefix and trailing full stop."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    for prefix in ("IO Error: ", "Serialization Error: ", "Invalid Input Error: "):
+        text = text.removeprefix(prefix)
+    return text.rstrip(".!")
 
 
 def _in_use(p: Path, advice: str) -> DatabaseInUse:

@@ -73,6 +73,14 @@ def _open(path: str, on_busy=None):
     except db.DatabaseInUse:
         if on_busy is not None:
             on_busy()
+    except db.DatabaseUnreadable as e:
+        # not a DuckDB file, damaged, or a stale write-ahead log beside it: say which file
+        # and what to do (a traceback would be all the page showed); retried on reload
+        if on_busy is not None:
+            on_busy()
+        key = "app.db_unreadable_wal" if e.wal else "app.db_unreadable"
+        st.error(md_t(key, path=str(e.path), detail=e.detail), icon=":material/error:")
+        st.stop()
     deadline = time.monotonic() + float(os.environ.get("AKRIM_DB_WAIT_S", "60"))
     with st.spinner(t("app.db_busy_wait")):
         while time.monotonic() < deadline:
