@@ -226,6 +226,21 @@ def test_kontrakt_page_equals_core(monkeypatch, demo_db, core):
     assert len(at.get("plotly_chart")) == 1
 
 
+def test_kontrakt_not_assessed_says_so_once(monkeypatch, demo_db, core):
+    """A contract outside the current run (ended long ago) gets the note once, not once
+    for the key figures and again for the explanation table."""
+    latest = views.latest_run(core)
+    cid = core.execute(
+        """SELECT min(contract_id) FROM contracts c WHERE NOT EXISTS (
+               SELECT 1 FROM risk_assessments a WHERE a.run_id = ? AND a.entity_type = 'contract'
+                                                  AND a.entity_id = c.contract_id)""", [latest.run_id]).fetchone()[0]
+    assert cid is not None
+    at = open_page(monkeypatch, demo_db, "kontrakter", {"kontrakt": cid})
+    notes = [i.value for i in at.info if "Ikke risikovurdert" in i.value]
+    assert len(notes) == 1, notes
+    assert not at.table                  # no explanation table either
+
+
 @pytest.mark.parametrize("page, param, unknown, title, back", [
     ("kontrakter", "kontrakt", "K-0000-9999", "Kontrakter", "Alle kontrakter"),
     ("leverandorer", "leverandor", "000000000", "Leverandører", "Alle leverandører"),

@@ -451,8 +451,8 @@ def risk_and_follow_up(entity_type: str, entity_id: str, latest, *, area: str, k
     else:
         if caption:
             st.caption(caption)
-        risk_widgets.assessment_summary(entity_type, entity_id, latest.run_id)
-        risk_widgets.explanation_table(entity_type, entity_id, latest.run_id)
+        if risk_widgets.assessment_summary(entity_type, entity_id, latest.run_id) is not None:
+            risk_widgets.explanation_table(entity_type, entity_id, latest.run_id)   # (else noted once)
     by = {f"{entity_type}_id": entity_id}
     show_contract = entity_type == "supplier"
     st.subheader(t(f"{area}.controls_title"))
