@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
-from . import audit, db, hooks, linking, orgnr
+from . import audit, db, fmt, hooks, linking, orgnr
 from .auth import User, require
 from .i18n import t
 
@@ -133,26 +133,14 @@ def _int(value, field: str) -> int | None:
 
 
 def _amount(value, field: str) -> Decimal | None:
-    if _blank(value):
-        return None
+    """An amount in NOK as typed (``fmt.parse_amount``: ``12 500 000``, ``1 234,50 kr``)."""
     try:
-        if isinstance(value, bool):
-            raise InvalidOperation
-        s = str(value).strip().replace("\u00a0", "").replace(" ", "")
-        if isinstance(value, str) and s.lower().endswith("kr"):
-            s = s[:-2]
-        if isinstance(value, str) and "," in s:
-            s = s.replace(".", "").replace(",", ".")
-        d = Decimal(s)
-        if not d.is_finite():
-            raise InvalidOperation
-    except (InvalidOperation, ValueError):
+        d = fmt.parse_amount(value)
+    except ValueError:
         raise ContractError("contracts.err.bad_amount", field, field=field_label(field), value=value) from None
-    if d < 0:
+    if d is not None and d < 0:
         raise ContractError("contracts.err.negative", field, field=field_label(field), value=value)
-    if d >= Decimal("1e16"):
-        raise ContractError("contracts.err.bad_amount", field, field=field_label(field), value=value)
-    return d.quantize(Decimal("0.01"))
+    return d
 
 
 def clean_cpv(value) -> str | None:

@@ -34,13 +34,12 @@ and says what to change; nothing is stored then.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
 
-from . import audit, db, hooks
+from . import audit, db, fmt, hooks
 from .auth import User, require
 from .i18n import t
 
@@ -240,19 +239,15 @@ def _normalise_finding(values: dict, today: dt.date, control: dict) -> dict:
     v["description"] = _text(v.get("description"))
     v["action"] = _choice(v.get("action"), ACTIONS, "action", optional=True)
     v["action_deadline"] = _date(v.get("action_deadline"), "action_deadline")
-    amount = v.get("sanction_amount")
-    if amount is not None and not (isinstance(amount, float) and pd.isna(amount)) and str(amount).strip() != "":
-        try:
-            amount = Decimal(str(amount).replace(" ", "").replace(",", "."))
-        except Exception:
-            raise ControlError("followup.err.bad_amount", "sanction_amount", value=v.get("sanction_amount")) from None
+    try:   # as typed: 5 000, 1 234,50 kr (fmt.parse_amount)
+        amount = fmt.parse_amount(v.get("sanction_amount"))
+    except ValueError:
+        raise ControlError("followup.err.bad_amount", "sanction_amount", value=v.get("sanction_amount")) from None
+    if amount is not None:
         if amount < 0:
             raise ControlError("followup.err.bad_amount", "sanction_amount", value=v.get("sanction_amount"))
         if v["action"] not in AMOUNT_ACTIONS:
             raise ControlError("followup.err.amount_without_sanction", "sanction_amount")
-        amount = amount.quantize(Decimal("0.01"))
-    else:
-        amount = None
     v["sanction_amount"] = amount
     if v["action"] == "action_plan" and v["action_deadline"] is None:
         raise ControlError("followup.err.plan_needs_deadline", "action_deadline")

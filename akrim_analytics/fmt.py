@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
 THOUSANDS = " "  # Norwegian thousands separator (a space)
 
@@ -27,6 +28,73 @@ def nok(value, decimals: int = 0) -> str:
     if value is None:
         return "–"
     return f"{number(value, decimals)} kr"
+
+
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+_CURRENCY = re.compile(r"^(?:kr\.?|nok)|(?:kr\.?|nok|,-|\.-)$", re.IGNORECASE)
+_DOT_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
+_PLAIN = re.compile(r"\d+(?:\.\d*)?|\.\d+")
+_ENGLISH = re.compile(r"\d{1,3}(?:,\d{3})+\.\d+")    # 1,234.56: unambiguous, so read too
+_MAX_AMOUNT = Decimal("1e16")
+
+
+def parse_amount(value) -> Decimal | None:
+    """An amount a person typed, read the way ``number`` writes it: ``1 234 567``,
+    ``1 234 567,89`` (ordinary, no-break or narrow spaces), ``1.234.567,89``,
+    ``1234567.89``, ``1,234,567.89``, ``kr``/``NOK`` before or after, ``,-`` after, ``-``/``−`` or
+    ``(…)`` for negative. Numbers pass through. Rounded to øre; blank → None.
+    Raises ValueError for anything else (also a dot that could be either separator is
+    read as the import reads it: ``1.234`` is 1 234, a thousands dot)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (int, float, Decimal)):
+        d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    else:
+        s = _SPACES.sub("", str(value))
+        if not s:
+            return None
+        s = _CURRENCY.sub("", s).replace("\u2212", "-").replace("\u2013", "-")
+        neg = False
+        if s.startswith("(") and s.endswith(")"):
+            neg, s = True, s[1:-1]
+        elif s.startswith("-"):
+            neg, s = True, s[1:]
+        elif s.endswith("-"):
+            neg, s = True, s[:-1]
+        s = s.removeprefix("+")
+        if _ENGLISH.fullmatch(s):
+            s = s.replace(",", "")
+        elif "," in s:
+            whole, _, frac = s.partition(",")
+            if "," in frac or "." in frac or ("." in whole and not _DOT_THOUSANDS.fullmatch(whole)):
+                raise ValueError(value)
+            s = whole.replace(".", "") + "." + frac
+        elif _DOT_THOUSANDS.fullmatch(s):
+            s = s.replace(".", "")
+        if not _PLAIN.fullmatch(s):
+            raise ValueError(value)
+        d = Decimal(s)
+        if neg:
+            d = -d
+    if not d.is_finite() or abs(d) >= _MAX_AMOUNT:
+        raise ValueError(value)
+    try:
+        return d.quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise ValueError(value) from None
+
+
+def amount_text(value) -> str:
+    """An amount for a text field a person edits: ``12 500 000`` or ``12 500 000,50``
+    (øre only when there are any; blank when None); ``parse_amount`` reads it back."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    return number(d, 0 if d == d.to_integral_value() else 2)
 
 
 def nok_short(value) -> str:

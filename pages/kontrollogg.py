@@ -255,10 +255,10 @@ if selected:
                         c = st.columns(3)
                         action = c[0].selectbox(t("followup.field.action"), [None, *controls.ACTIONS],
                                                 format_func=lambda x: t("followup.log.not_set") if x is None
-                                                else controls.label("action", x))
+                                                else controls.label("action", x), key=f"log_f_action_{cid}")
                         deadline = c[1].date_input(t("followup.field.action_deadline"), value=None, format=DATE_FMT)
-                        amount = c[2].number_input(t("followup.field.sanction_amount"), min_value=0.0, value=None,
-                                                   step=1000.0)
+                        amount = common.amount_input(c[2], t("followup.field.sanction_amount"),
+                                                     key=f"log_f_amount_{cid}")
                         if st.form_submit_button(t("followup.log.add_finding"), type="primary",
                                                  key=f"log_f_submit_{cid}"):
                             try:
@@ -296,9 +296,8 @@ if selected:
                             c = st.columns(3)
                             deadline = c[0].date_input(t("followup.field.action_deadline"),
                                                        value=none_or(row["action_deadline"]), format=DATE_FMT)
-                            amount = c[1].number_input(t("followup.field.sanction_amount"), min_value=0.0,
-                                                       value=None if pd.isna(row["sanction_amount"])
-                                                       else float(row["sanction_amount"]), step=1000.0)
+                            amount = common.amount_input(c[1], t("followup.field.sanction_amount"),
+                                                         none_or(row["sanction_amount"]))
                             fstats = list(controls.FINDING_STATUSES)
                             fstatus = c[2].selectbox(t("followup.field.status"), fstats,
                                                      index=fstats.index(row["status"]),

@@ -15,6 +15,39 @@ def test_nok_format():
     assert fmt.pct(0.125) == "12,5 %"
 
 
+AMOUNTS_TYPED = [
+    ("12 500 000", "12500000.00"), ("12\u00a0500\u00a0000,50", "12500000.50"), ("1\u202f234", "1234.00"),
+    ("1.234.567,89", "1234567.89"), ("1234567.89", "1234567.89"), ("1,234,567.89", "1234567.89"),
+    ("kr 1 234", "1234.00"), ("1 234 kr", "1234.00"), ("NOK 99", "99.00"), ("1 234,-", "1234.00"),
+    ("-1 234,50", "-1234.50"), ("(1 234,50)", "-1234.50"), ("\u22125", "-5.00"), ("1.234", "1234.00"),
+    ("0,5", "0.50"), ("1,005", "1.00"), ("+100", "100.00"), (5000.0, "5000.00"), (7, "7.00"),
+    ("  ", None), (None, None), (float("nan"), None),
+]
+
+
+@pytest.mark.parametrize("typed, expected", AMOUNTS_TYPED)
+def test_amounts_are_read_as_a_person_types_them(typed, expected):
+    got = fmt.parse_amount(typed)
+    assert (None if got is None else str(got)) == expected
+
+
+@pytest.mark.parametrize("typed", ["mye", "1,2,3", "1.2.3", "12.34,5", "1,2.3", "1e5", "nan", "Infinity",
+                                   "99 999 999 999 999 999", True, "1 234 kr kr", "--5"])
+def test_what_is_not_an_amount_is_refused(typed):
+    with pytest.raises(ValueError):
+        fmt.parse_amount(typed)
+
+
+def test_amount_text_is_read_back_unchanged():
+    assert fmt.amount_text(12_500_000) == "12 500 000"
+    assert fmt.amount_text(12_500_000.5) == "12 500 000,50"
+    assert fmt.amount_text(None) == "" and fmt.amount_text(float("nan")) == ""
+    for v in ("0.00", "1234567.89", "-42.10", "9999999999999.99"):
+        from decimal import Decimal
+
+        assert fmt.parse_amount(fmt.amount_text(Decimal(v))) == Decimal(v)
+
+
 def test_short_amounts_translate_the_word_not_the_number():
     assert fmt.nok_short(2_123_086_000) == "2,1 mrd. kr"
     assert fmt.nok_short(-255_500_000) == "-255,5 mill. kr"

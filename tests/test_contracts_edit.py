@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -351,6 +352,30 @@ def test_edit_form_saves_and_the_page_shows_the_new_values(page_db, monkeypatch)
     # The 2026 invoice is now on the contract (re-linked), and the edit is in the audit log.
     assert read(page_db, "SELECT count(*) FROM spend WHERE contract_id = 'K-2025-0001'") == [(2,)]
     assert read(page_db, "SELECT count(*) FROM audit_log WHERE action = 'contract_update'") == [(1,)]
+
+
+def test_estimated_value_is_shown_and_typed_the_norwegian_way(page_db, monkeypatch):
+    """A number field would show 2500000.00; the amount field shows 2 500 000 and reads
+    what an analyst types (spaces, decimal comma, kr); a typo names the field."""
+    from akrim_analytics import fmt
+
+    [(stored,)] = read(page_db, "SELECT estimated_value FROM contracts WHERE contract_id = 'K-2025-0001'")
+    at = open_app(monkeypatch, page_db, ANALYST, {"kontrakt": "K-2025-0001"})
+    field = at.text_input(key="ct_edit_estimated_value")
+    assert field.value == fmt.amount_text(stored) and "." not in field.value
+    field.input("3 750 000,50 kr")
+    at.button(key="ct_edit_submit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert read(page_db, "SELECT estimated_value FROM contracts WHERE contract_id = 'K-2025-0001'") == \
+        [(Decimal("3750000.50"),)]
+    assert at.text_input(key="ct_edit_estimated_value").value == "3 750 000,50"
+    before = read(page_db, "SELECT * FROM contracts")
+    at.text_input(key="ct_edit_estimated_value").input("3 750 000,5,0")
+    at.button(key="ct_edit_submit").click().run()
+    assert not at.exception
+    assert any("Estimert verdi" in e.value and "3 750 000,5,0" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert read(page_db, "SELECT * FROM contracts") == before
 
 
 def test_edit_form_shows_a_validation_error_and_stores_nothing(page_db, monkeypatch):

@@ -160,8 +160,11 @@ def test_log_edit_goes_to_the_audit_log(monkeypatch, demo_db_copy):
     # a finding through the page
     at.text_area(key=f"log_f_desc_{cid}").set_value("Mangler timelister for to arbeidstakere")
     at.selectbox(key=f"log_f_type_{cid}").set_value("working_time")
+    at.selectbox(key=f"log_f_action_{cid}").set_value("withheld_payment")
+    at.text_input(key=f"log_f_amount_{cid}").input("12 500,50 kr")     # as an analyst types it
     at.button(key=f"log_f_submit_{cid}").click().run()
     assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
     c = db.connect(path)
     try:
         assert c.execute("SELECT performed_by FROM controls WHERE control_id = ?", [cid]).fetchone()[0] == "Per Revisor"
@@ -171,6 +174,8 @@ def test_log_edit_goes_to_the_audit_log(monkeypatch, demo_db_copy):
         assert details["changes"]["performed_by"] == {"old": old_by, "new": "Per Revisor"}
         f = controls.findings(c, control_id=cid)
         assert "Mangler timelister for to arbeidstakere" in f["description"].tolist()
+        new = f[f["description"] == "Mangler timelister for to arbeidstakere"].iloc[0]
+        assert new["action"] == "withheld_payment" and float(new["sanction_amount"]) == 12500.50
         assert c.execute("SELECT count(*) FROM audit_log WHERE action = 'finding_create'").fetchone()[0] == 1
     finally:
         c.close()

@@ -238,6 +238,17 @@ def uploader_texts() -> None:
 </style>""")
 
 
+def amount_input(container, label: str, value=None, *, key: str | None = None, help: str | None = None) -> str:
+    """A text field for an amount in kroner, shown and typed the Norwegian way
+    (``12 500 000``, ``1 234,50``; a number field would show ``12500000.00``). Returns
+    the text as typed: the core reads it (``fmt.parse_amount``) and names the field when
+    it is not an amount."""
+    from akrim_analytics import fmt
+
+    return container.text_input(label, value=fmt.amount_text(value), key=key, help=help,
+                                placeholder=t("app.amount_placeholder"))
+
+
 _MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$:=")
 
 

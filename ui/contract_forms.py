@@ -94,10 +94,8 @@ def _fields(prefix: str, v: dict, *, new: bool) -> dict:
                                         max_value=MAX_DATE, format=DATE_FMT, key=f"{prefix}start_date")
     out["end_date"] = c[1].date_input(L("end_date"), value=v.get("end_date"), min_value=MIN_DATE,
                                       max_value=MAX_DATE, format=DATE_FMT, key=f"{prefix}end_date")
-    value = v.get("estimated_value")
-    out["estimated_value"] = c[2].number_input(L("estimated_value"), value=None if value is None else float(value),
-                                               min_value=0.0, step=10_000.0, format="%.2f",
-                                               key=f"{prefix}estimated_value")
+    out["estimated_value"] = common.amount_input(c[2], L("estimated_value"), v.get("estimated_value"),
+                                                 key=f"{prefix}estimated_value")
     out["cpv"] = c[3].text_input(L("cpv"), value=v.get("cpv") or "", key=f"{prefix}cpv", placeholder="45000000")
 
     c = st.columns(4)
