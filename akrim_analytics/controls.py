@@ -489,10 +489,12 @@ def control_log(con: duckdb.DuckDBPyConnection, *, department: str | None = None
     """The control log, newest first, with contract, supplier and department names,
     missing documents, finding counts and an ``overdue`` flag (planned date passed,
     not carried out). ``search`` matches contract id/name and supplier name; ``year``
-    matches the done date, else the planned date."""
+    matches the done date, else the planned date. With ``limit``: the newest ``limit``
+    rows, each with ``matching``, the number of rows that match in all (for "showing
+    5 000 of 5 963")."""
     day = as_of or dt.date.today()
     pattern = f"%{search.strip().lower()}%" if search and search.strip() else None
-    sql = f"""SELECT * FROM ({_LOG_SELECT}) x
+    sql = f"""SELECT *{', count(*) OVER () AS matching' if limit else ''} FROM ({_LOG_SELECT}) x
               WHERE (?::VARCHAR IS NULL OR department = ?)
                 AND (?::VARCHAR IS NULL OR status = ?)
                 AND (?::INTEGER IS NULL OR step = ?)

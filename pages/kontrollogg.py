@@ -123,8 +123,9 @@ step_filter = c[2].selectbox(t("followup.field.step"), [None, *controls.STEPS], 
 only_overdue = c[3].toggle(t("followup.log.only_overdue"), key="log_overdue")
 log = common.cached(controls.control_log, department=department, status=status_filter, step=step_filter,
                     search=search or None, overdue_only=only_overdue, as_of=today, limit=LIMIT)
-st.caption(t("followup.log.count", n=fmt.number(len(log))) + (" " + t("followup.log.limited", n=fmt.number(LIMIT))
-                                                               if len(log) >= LIMIT else ""))
+matching = int(log["matching"].iloc[0]) if len(log) else 0
+st.caption(t("followup.log.count", n=fmt.number(matching)) + (" " + t("followup.log.limited", n=fmt.number(len(log)))
+                                                               if matching > len(log) else ""))
 table = pd.DataFrame({
     t("followup.log.col_id"): log["control_id"].astype(int),
     t("followup.field.contract_id"): log["contract_id"],

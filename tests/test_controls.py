@@ -270,6 +270,9 @@ def test_log_filters_and_overdue(log_db):
     assert controls.control_log(con, search="bygg as", as_of=TODAY)["control_id"].tolist() == [a]
     assert controls.control_log(con, year=2027, as_of=TODAY)["control_id"].tolist() == [c]
     assert controls.control_log(con, overdue_only=True, as_of=TODAY)["control_id"].tolist() == [a]
+    newest = controls.control_log(con, as_of=TODAY, limit=2)     # the newest two, and how many match in all
+    assert newest["control_id"].tolist() == [c, b] and newest["matching"].tolist() == [3, 3]
+    assert controls.control_log(con, department="2100", as_of=TODAY, limit=5)["matching"].tolist() == [2, 2]
     od = controls.overdue_controls(con, TODAY)
     assert od["control_id"].tolist() == [a] and od["days_overdue"].tolist() == [80]
     ch = controls.contract_choices(con, "skole")
