@@ -43,10 +43,11 @@ def finish(fig: go.Figure) -> None:
     fig.update_xaxes(tickangle=0)
 
 
-# 1. spend per quarter by risk level
+# 1. spend per quarter by risk level (høy on the baseline, as in the contracts chart below:
+# the part leaders follow is read against the axis; the legend reads lav → høy)
 spend = common.cached(views.trend_spend, f)
 fig = go.Figure()
-for level in views.ALL_LEVELS:
+for level in (*reversed(views.LEVELS), views.NOT_ASSESSED):
     part = spend[spend["level"] == level]
     if level == views.NOT_ASSESSED and not part["amount"].any():
         continue
@@ -73,7 +74,7 @@ elif assessed[list(views.LEVELS)].to_numpy().sum() == 0:
     st.info(t("views.ut.no_contracts"), icon=":material/info:")
 else:
     fig = go.Figure()
-    for level in reversed(views.LEVELS):
+    for level in reversed(views.LEVELS):   # høy on the baseline
         fig.add_trace(go.Bar(
             x=[qtick(d) for d in assessed["q_start"]], y=assessed[level], name=lv.level_text(level),
             marker_color=charts.RISK_COLORS[level], text=[fmt.number(v) for v in assessed[level]],

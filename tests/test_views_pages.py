@@ -302,6 +302,9 @@ def test_utvikling_equals_core(monkeypatch, demo_db, core):
     per_q = spend.groupby("q_start")["amount"].sum()
     shown = sum(sum(arr(t["y"])) for t in specs[0]["data"])
     assert shown == pytest.approx(per_q.sum())
+    # both risk charts stack høy on the baseline (their legends then read lav → høy)
+    assert [t["name"] for t in specs[0]["data"]][:3] == [t["name"] for t in specs[1]["data"]] == \
+        ["Høy", "Middels", "Lav"]
     table = at.dataframe[0].value
     assert table["Innkjøp"].tolist() == [fmt.nok(v) for v in per_q]
     fnd = views.trend_findings(core, f)
