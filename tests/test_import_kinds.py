@@ -293,6 +293,32 @@ def test_cli_import_creates_the_database_and_prints_rows_and_total(tmp_path):
     assert p.returncode == 0 and "angret" in p.stdout
 
 
+_POOL_PROBE = """
+import sys
+from akrim_analytics.cli import main
+code = main(["import", sys.argv[1], "--db", sys.argv[2]])
+import pyarrow as pa
+print(code, pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.parametrize("given, used", [(None, "system"), ("mimalloc", "mimalloc")])
+def test_cli_import_uses_the_system_allocator_unless_told_otherwise(tmp_path, monkeypatch, given, used):
+    """pyarrow's default mimalloc cost a million-row command-line import ~0.5 s of kernel
+    time (transparent huge pages zeroed on first touch; README, import speed), so the
+    command picks the system allocator before pyarrow allocates; an operator's own
+    ARROW_DEFAULT_MEMORY_POOL wins."""
+    if given is None:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    else:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", given)
+    path = corpus.messy_spend(tmp_path / "reskontro.xlsx")
+    p = subprocess.run([sys.executable, "-c", _POOL_PROBE, str(path), str(tmp_path / "k.duckdb")],
+                       cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip().splitlines()[-1] == f"0 {used}"
+
+
 @needs_ref
 def test_spend_on_a_subunit_rolls_up_to_its_legal_unit(con, tmp_path):
     """An invoice with an underenhet's org number counts on the legal unit (overordnetEnhet)."""
