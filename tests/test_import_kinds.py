@@ -297,8 +297,9 @@ _POOL_PROBE = """
 import sys
 from akrim_analytics.cli import main
 code = main(["import", sys.argv[1], "--db", sys.argv[2]])
+import os
 import pyarrow as pa
-print(code, pa.default_memory_pool().backend_name)
+print(code, pa.default_memory_pool().backend_name, os.environ.get("OPENBLAS_NUM_THREADS"))
 """
 
 
@@ -308,6 +309,7 @@ def test_cli_import_uses_the_system_allocator_unless_told_otherwise(tmp_path, mo
     time (transparent huge pages zeroed on first touch; README, import speed), so the
     command picks the system allocator before pyarrow allocates; an operator's own
     ARROW_DEFAULT_MEMORY_POOL wins."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     if given is None:
         monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     else:
@@ -316,7 +318,7 @@ def test_cli_import_uses_the_system_allocator_unless_told_otherwise(tmp_path, mo
     p = subprocess.run([sys.executable, "-c", _POOL_PROBE, str(path), str(tmp_path / "k.duckdb")],
                        cwd=REPO, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip().splitlines()[-1] == f"0 {used}"
+    assert p.stdout.strip().splitlines()[-1] == f"0 {used} 1"     # (and no spinning OpenBLAS threads)
 
 
 @needs_ref

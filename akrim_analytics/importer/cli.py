@@ -56,6 +56,9 @@ def _cmd_import(args) -> int:
     # (sys 1.2-1.5 s against 0.7-0.8 s with the system allocator, same peak memory; see
     # README). Set before pyarrow allocates anything; an operator's own choice wins.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # numpy's OpenBLAS (no import step does linear algebra) otherwise starts a thread per
+    # core that spins ~50 ms right when the sheet is being read
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     progress = _progress_printer(args.progress)
     try:
         # the file is checked and its sheet's read started before the database is opened
