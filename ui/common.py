@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from akrim_analytics import auth, db, filters, handoff, i18n, queries
+from akrim_analytics import auth, db, filters, fmt, handoff, i18n, queries
 from akrim_analytics.i18n import t
 
 REPO = Path(__file__).resolve().parent.parent
@@ -243,8 +243,6 @@ def amount_input(container, label: str, value=None, *, key: str | None = None, h
     (``12 500 000``, ``1 234,50``; a number field would show ``12500000.00``). Returns
     the text as typed: the core reads it (``fmt.parse_amount``) and names the field when
     it is not an amount."""
-    from akrim_analytics import fmt
-
     return container.text_input(label, value=fmt.amount_text(value), key=key, help=help,
                                 placeholder=t("app.amount_placeholder"))
 
