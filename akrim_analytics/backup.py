@@ -130,6 +130,10 @@ def restore(backup_dir: str | os.PathLike, db_file: str | os.PathLike, *, force:
     require(user, "admin", "restore the database")
     src = Path(backup_dir)
     manifest = read_manifest(src)
+    if int(manifest.get("schema_version") or 0) > db.latest_schema():
+        raise BackupError(f"{src} was taken with a newer version of akrim-analytics (schema version "
+                          f"{manifest['schema_version']}; this one knows up to {db.latest_schema()}): restore it "
+                          "with that version. Nothing was changed.")
     target = Path(db_file)
     if target.exists() and not force:
         raise BackupError(f"{target} exists. Add --force to replace it "

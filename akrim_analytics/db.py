@@ -89,18 +89,37 @@ class DatabaseInUse(Exception):
 
 
 class DatabaseUnreadable(Exception):
-    """DuckDB cannot open the file: not a DuckDB database, damaged, written by a newer
-    DuckDB, or its write-ahead log (``FILE.wal``) belongs to another copy of the file."""
+    """The file cannot be used: not a DuckDB database, damaged, written by a newer DuckDB
+    (``kind`` "unreadable"), its write-ahead log (``FILE.wal``) belongs to another copy of
+    the file ("wal"), or its schema is newer than this version of the program knows
+    ("newer": opening it could misread or damage what the newer version wrote)."""
 
-    def __init__(self, path: Path, detail: str):
-        self.path, self.detail = path, detail
-        self.wal = ".wal" in detail.lower() or "wal file" in detail.lower()
-        advice = (f" The write-ahead log {path}.wal belongs to another copy of this file (left behind when "
-                  "the file was copied or restored without it): move it away (do not delete it) and try "
-                  "again." if self.wal else
-                  " Check that the path names an akrim-analytics database; a damaged file can be replaced "
-                  "from a backup (`restore`).")
+    _ADVICE = {
+        "wal": " The write-ahead log {path}.wal belongs to another copy of this file (left behind when the "
+               "file was copied or restored without it): move it away (do not delete it) and try again.",
+        "newer": " Run the newer version of akrim-analytics, or restore a backup taken with this one.",
+        "unreadable": " Check that the path names an akrim-analytics database; a damaged file can be replaced "
+                      "from a backup (`restore`).",
+    }
+
+    def __init__(self, path: Path, detail: str, kind: str | None = None, **facts):
+        self.path, self.detail, self.facts = path, detail, facts    # facts: for the page's own wording
+        self.kind = kind or ("wal" if ".wal" in detail.lower() or "wal file" in detail.lower() else "unreadable")
+        advice = self._ADVICE[self.kind].format(path=path)
         super().__init__(f"The database {path} cannot be opened: {detail}.{advice} Nothing was changed.")
+
+
+def latest_schema() -> int:
+    """The highest migration number this version of the program has."""
+    return migrations()[-1][0]
+
+
+def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, p: Path) -> None:
+    have, known = schema_version(con), latest_schema()
+    if have > known:
+        con.close()
+        raise DatabaseUnreadable(p, f"its schema is version {have}, made by a newer version of akrim-analytics "
+                                    f"(this one knows up to {known})", "newer", have=have, known=known)
 
 
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
@@ -120,6 +139,7 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
         raise DatabaseUnreadable(p, _detail(e)) from e
     # No progress bar: it would print into the CLI's JSON output and the server log.
     con.execute("SET enable_progress_bar = false")
+    _refuse_newer_schema(con, p)
     if migrate_schema and not read_only:
         migrate(con)
     return con

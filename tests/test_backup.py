@@ -125,6 +125,26 @@ def test_a_damaged_backup_is_refused_and_nothing_is_touched(small_db, tmp_path):
     assert not (tmp_path / "live.duckdb.restoring").exists()
 
 
+def test_a_backup_from_a_newer_version_is_refused(small_db, tmp_path):
+    """A backup whose schema is newer than this program knows would be restored and then
+    refused on every open (or misread): it is refused before anything is touched."""
+    c = db.connect(small_db)
+    try:
+        backup.backup(c, tmp_path / "bk")
+    finally:
+        c.close()
+    manifest = tmp_path / "bk" / backup.MANIFEST
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    m["schema_version"] = db.latest_schema() + 1
+    manifest.write_text(json.dumps(m), encoding="utf-8")
+    target = tmp_path / "live.duckdb"
+    target.write_bytes(b"not touched")
+    with pytest.raises(backup.BackupError, match="newer version"):
+        backup.restore(tmp_path / "bk", target, force=True)
+    assert target.read_bytes() == b"not touched"
+    assert not (tmp_path / "live.duckdb.restoring").exists()
+
+
 def test_refuses_what_is_not_a_backup(tmp_path):
     (tmp_path / "x.partial").mkdir()
     with pytest.raises(backup.BackupError, match="unfinished"):

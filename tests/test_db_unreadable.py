@@ -1,5 +1,5 @@
-"""A database file DuckDB cannot open (not a database, or a stale write-ahead log from
-another copy beside it) gets one clear message naming the file and what to do, in the
+"""A database file that cannot be used (not a database, a stale write-ahead log from
+another copy beside it, or a schema from a newer version of the program) gets one clear message naming the file and what to do, in the
 command line and in the dashboard, never a traceback, and nothing on disk is touched."""
 from __future__ import annotations
 
@@ -45,12 +45,22 @@ def _stale_wal(tmp_path: Path) -> Path:
     return path
 
 
+def _newer_schema(tmp_path: Path) -> Path:
+    """A database a newer version of the program has migrated further than this one knows."""
+    path = tmp_path / "kommune.duckdb"
+    con = db.connect(path)
+    con.execute("INSERT INTO schema_version (version, name) VALUES (?, 'from_the_future')", [db.latest_schema() + 1])
+    con.close()
+    return path
+
+
 def _snapshot(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name)}
 
 
 @pytest.mark.parametrize("make, words", [(_not_a_database, "not a valid DuckDB database file"),
-                                         (_stale_wal, "move it away (do not delete it)")])
+                                         (_stale_wal, "move it away (do not delete it)"),
+                                         (_newer_schema, "made by a newer version of akrim-analytics")])
 def test_connect_names_the_file_and_what_to_do(tmp_path, make, words):
     path = make(tmp_path)
     before = _snapshot(path)
@@ -60,7 +70,7 @@ def test_connect_names_the_file_and_what_to_do(tmp_path, make, words):
     assert _snapshot(path) == before
 
 
-@pytest.mark.parametrize("make", [_not_a_database, _stale_wal])
+@pytest.mark.parametrize("make", [_not_a_database, _stale_wal, _newer_schema])
 def test_commands_say_it_in_one_line_and_change_nothing(tmp_path, make):
     path = make(tmp_path)
     before = _snapshot(path)
@@ -75,7 +85,8 @@ def test_commands_say_it_in_one_line_and_change_nothing(tmp_path, make):
 
 
 @pytest.mark.parametrize("make, words", [(_not_a_database, "Sjekk at stien"),
-                                         (_stale_wal, "flytt den bort (ikke slett den)")])
+                                         (_stale_wal, "flytt den bort (ikke slett den)"),
+                                         (_newer_schema, "laget av en nyere versjon")])
 def test_dashboard_says_which_file_and_what_to_do(tmp_path, monkeypatch, make, words):
     from streamlit.testing.v1 import AppTest
 
@@ -85,6 +96,6 @@ def test_dashboard_says_which_file_and_what_to_do(tmp_path, monkeypatch, make, w
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     assert not at.exception
     [box] = at.error
-    assert "kan ikke åpnes" in box.value and words in box.value
+    assert words in box.value and "Ingenting er endret" in box.value
     assert str(path).replace("/", "") in box.value.replace("\\", "").replace("/", "")
     assert _snapshot(path) == before

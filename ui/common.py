@@ -78,8 +78,7 @@ def _open(path: str, on_busy=None):
         # and what to do (a traceback would be all the page showed); retried on reload
         if on_busy is not None:
             on_busy()
-        key = "app.db_unreadable_wal" if e.wal else "app.db_unreadable"
-        st.error(md_t(key, path=str(e.path), detail=e.detail), icon=":material/error:")
+        st.error(md_t(f"app.db_{e.kind}", path=str(e.path), detail=e.detail, **e.facts), icon=":material/error:")
         st.stop()
     deadline = time.monotonic() + float(os.environ.get("AKRIM_DB_WAIT_S", "60"))
     with st.spinner(t("app.db_busy_wait")):
