@@ -105,44 +105,44 @@ def test_existing_target_needs_force_and_is_kept(small_db, tmp_path):
     assert facts(target)[1] == facts(small_db)[1]
 
 
-def test_a_damaged_backup_is_refused_and_nothing_is_touched(small_db, tmp_path):
+def _refused_and_untouched(small_db, tmp_path, spoil, match: str) -> None:
+    """Take a backup, ``spoil(backup_dir)`` it, and check that restoring it over a live
+    file is refused with ``match`` in the message and the file is left as it was."""
     c = db.connect(small_db)
     try:
         backup.backup(c, tmp_path / "bk")
     finally:
         c.close()
-    # Replace the spend file by one with a row missing.
-    pq = tmp_path / "bk" / "spend.parquet"
-    t = duckdb.connect()
-    t.execute(f"COPY (SELECT * FROM '{pq}' LIMIT (SELECT count(*) - 1 FROM '{pq}')) TO '{tmp_path / 'x.parquet'}' (FORMAT parquet)")
-    t.close()
-    os.replace(tmp_path / "x.parquet", pq)
+    spoil(tmp_path / "bk")
     target = tmp_path / "live.duckdb"
     target.write_bytes(b"not touched")
-    with pytest.raises(backup.BackupError, match="spend"):
+    with pytest.raises(backup.BackupError, match=match):
         backup.restore(tmp_path / "bk", target, force=True)
     assert target.read_bytes() == b"not touched"
     assert not (tmp_path / "live.duckdb.restoring").exists()
+
+
+def test_a_damaged_backup_is_refused_and_nothing_is_touched(small_db, tmp_path):
+    def row_missing(bk):   # replace the spend file by one with a row missing
+        pq = bk / "spend.parquet"
+        t = duckdb.connect()
+        t.execute(f"COPY (SELECT * FROM '{pq}' LIMIT (SELECT count(*) - 1 FROM '{pq}')) "
+                  f"TO '{tmp_path / 'x.parquet'}' (FORMAT parquet)")
+        t.close()
+        os.replace(tmp_path / "x.parquet", pq)
+
+    _refused_and_untouched(small_db, tmp_path, row_missing, "spend")
 
 
 def test_a_backup_from_a_newer_version_is_refused(small_db, tmp_path):
     """A backup whose schema is newer than this program knows would be restored and then
     refused on every open (or misread): it is refused before anything is touched."""
-    c = db.connect(small_db)
-    try:
-        backup.backup(c, tmp_path / "bk")
-    finally:
-        c.close()
-    manifest = tmp_path / "bk" / backup.MANIFEST
-    m = json.loads(manifest.read_text(encoding="utf-8"))
-    m["schema_version"] = db.latest_schema() + 1
-    manifest.write_text(json.dumps(m), encoding="utf-8")
-    target = tmp_path / "live.duckdb"
-    target.write_bytes(b"not touched")
-    with pytest.raises(backup.BackupError, match="newer version"):
-        backup.restore(tmp_path / "bk", target, force=True)
-    assert target.read_bytes() == b"not touched"
-    assert not (tmp_path / "live.duckdb.restoring").exists()
+    def from_a_newer_version(bk):
+        m = json.loads((bk / backup.MANIFEST).read_text(encoding="utf-8"))
+        m["schema_version"] = db.latest_schema() + 1
+        (bk / backup.MANIFEST).write_text(json.dumps(m), encoding="utf-8")
+
+    _refused_and_untouched(small_db, tmp_path, from_a_newer_version, "newer version")
 
 
 def test_refuses_what_is_not_a_backup(tmp_path):
