@@ -62,7 +62,7 @@ def save(config: dict, note: str | None) -> None:
 def num(label: str, value, key: str, *, step=None, help=None):
     is_int = isinstance(value, int) and not isinstance(value, bool)
     return st.number_input(label, value=value, step=step or (1 if is_int else 0.5), key=K + key, help=help,
-                           format=None if is_int else "%.2f")
+                           format=None if is_int else "%g")
 
 
 tabs = st.tabs([t("risk.settings.tab_weights"), t("risk.settings.tab_matrix"), t("risk.settings.tab_thresholds"),

@@ -46,20 +46,20 @@ with st.container(border=True):
                       format_func=lambda m: t(f"followup.page.mode.{m}"), key="plan_mode")
     hours_per_fte = c[3].number_input(t("followup.page.hours_per_fte"), min_value=0.0, value=float(saved.hours_per_fte),
                                       step=10.0, help=t("followup.page.hours_per_fte_help"), key="plan_hpf",
-                                      format="%.0f")
+                                      format="%g")
     if mode == "fte":
         ftes = c[2].number_input(t("followup.page.ftes"), value=float(saved.ftes), step=0.5, key="plan_ftes",
-                                 format="%.1f")
+                                 format="%g")
         capacity_hours = saved.capacity_hours
     else:
         capacity_hours = c[2].number_input(t("followup.page.hours"), value=float(saved.hours), step=10.0,
-                                           key="plan_hours", format="%.0f")
+                                           key="plan_hours", format="%g")
         ftes = saved.ftes
     min_dept = c[4].number_input(t("followup.page.min_per_department"), min_value=0, value=int(saved.min_per_department),
                                  step=1, help=t("followup.page.min_help"), key="plan_min")
     c = st.columns(5)
     effort = tuple(c[i].number_input(t("followup.page.effort", step=i + 1), value=float(saved.effort[i]), step=1.0,
-                                     key=f"plan_effort{i + 1}", format="%.1f") for i in range(3))
+                                     key=f"plan_effort{i + 1}", format="%g") for i in range(3))
     skip = c[3].number_input(t("followup.page.skip_clean"), min_value=0, value=int(saved.skip_clean_months), step=1,
                              help=t("followup.page.skip_help"), key="plan_skip")
     valid = c[4].number_input(t("followup.page.valid_months"), min_value=0, value=int(saved.valid_months), step=1,
@@ -69,9 +69,10 @@ with st.container(border=True):
         w = st.columns(6)
         level_w = tuple(w[i].number_input(t("followup.page.level_weight", level=t(f"followup.level.{lv}")),
                                           min_value=0.0, value=float(saved.level_weights[i]), step=1.0,
-                                          key=f"plan_lw{i}") for i, lv in enumerate(plan.LEVELS))
+                                          key=f"plan_lw{i}", format="%g") for i, lv in enumerate(plan.LEVELS))
         step_w = tuple(w[3 + i].number_input(t("followup.page.step_weight", step=i + 1), min_value=0.0,
-                                             value=float(saved.step_weights[i]), step=1.0, key=f"plan_sw{i}")
+                                             value=float(saved.step_weights[i]), step=1.0, key=f"plan_sw{i}",
+                                             format="%g")
                        for i in range(3))
     with st.expander(t("followup.page.dept_minimums")):
         st.caption(t("followup.page.dept_minimums_help"))
