@@ -56,10 +56,11 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
 
 
-def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> list[int]:
+def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None,
+            found: list[tuple[int, str, Path]] | None = None) -> list[int]:
     """Apply every migration not yet applied (only those numbered up to ``until`` when
     given: a database as an older release left it, for upgrade tests); return the
-    numbers applied now."""
+    numbers applied now. ``found``: the migrations already listed by the caller."""
     applied_now: list[int] = []
     with _migrate_lock:
         con.execute(
@@ -68,7 +69,7 @@ def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> list
             " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
         )
         done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
-        for number, name, path in migrations():
+        for number, name, path in (migrations() if found is None else found):
             if number in done or (until is not None and number > until):
                 continue
             sql = path.read_text(encoding="utf-8")
@@ -114,8 +115,8 @@ def latest_schema() -> int:
     return migrations()[-1][0]
 
 
-def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, p: Path) -> None:
-    have, known = schema_version(con), latest_schema()
+def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, p: Path, known: int) -> None:
+    have = schema_version(con)
     if have > known:
         con.close()
         raise DatabaseUnreadable(p, f"its schema is version {have}, made by a newer version of akrim-analytics "
@@ -139,9 +140,10 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False,
         raise DatabaseUnreadable(p, _detail(e)) from e
     # No progress bar: it would print into the CLI's JSON output and the server log.
     con.execute("SET enable_progress_bar = false")
-    _refuse_newer_schema(con, p)
+    found = migrations()   # listed once per open
+    _refuse_newer_schema(con, p, found[-1][0])
     if migrate_schema and not read_only:
-        migrate(con)
+        migrate(con, found=found)
     return con
 
 
