@@ -18,6 +18,17 @@ from akrim_analytics import db  # noqa: E402
 
 ARTIFACTS = REPO / "test-artifacts"
 
+# The command line as an operator runs it.
+CLI = [sys.executable, "-m", "akrim_analytics"]
+
+
+def run_cli(*args, stdin: str | None = None, cwd: Path = REPO, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m akrim_analytics`` with ``args`` (paths may be given as paths), run from
+    ``cwd`` (an operator's own folder: relative paths are theirs) with the package
+    importable from there; stdout and stderr captured as text."""
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          input=stdin, env={**os.environ, "PYTHONPATH": str(REPO)})
+
 # The dashboard's job queue (akrim_analytics/handoff.py) is a thread per database the process
 # opens: AppTests open hundreds of small databases in this process, so it is off here and
 # on in the tests that serve it (tests/test_handoff.py passes AKRIM_JOB_QUEUE=1).

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import datetime
 
 import duckdb
@@ -13,7 +11,7 @@ from argon2 import PasswordHasher
 
 from akrim_analytics import audit, auth, backup, db, users
 
-from conftest import REPO
+from conftest import run_cli as cli
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +169,6 @@ def test_backup_and_restore_need_admin(con, tmp_path, role):
     assert not (tmp_path / "bk").exists() and not (tmp_path / "bk.partial").exists()
     with pytest.raises(auth.PermissionDenied):
         backup.restore(tmp_path / "bk", tmp_path / "y.duckdb", user=auth.User("x", role))
-
-
-def cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "akrim_analytics", *args], cwd=REPO, input=stdin,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_cli_round_trip_and_clear_errors(small_db, tmp_path):

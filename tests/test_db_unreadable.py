@@ -4,8 +4,6 @@ command line and in the dashboard, never a traceback, and nothing on disk is tou
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -13,15 +11,9 @@ import pytest
 
 from akrim_analytics import db
 
-from conftest import REPO, md_plain
+from conftest import REPO, md_plain, run_cli as _cli
 from import_corpus import messy_spend
 
-CLI = [sys.executable, "-m", "akrim_analytics"]
-
-
-def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def _not_a_database(tmp_path: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,9 +16,8 @@ from akrim_analytics import db
 from akrim_analytics import handoff
 
 from import_corpus import MESSY_ROWS, MESSY_TOTAL, messy_spend
-from conftest import REPO, assert_no_error_box, log_in, serve_app, wait_for_app
+from conftest import REPO, assert_no_error_box, log_in, run_cli as _cli, serve_app, wait_for_app
 
-CLI = [sys.executable, "-m", "akrim_analytics"]
 
 
 def _spend(con) -> tuple[int, float]:
@@ -131,12 +129,6 @@ def _holder(path: Path, mode: str):
     finally:
         p.stdin.close()
         p.wait(30)
-
-
-def _cli(*args, stdin: str | None = None, cwd: Path = REPO, timeout: int = 120) -> subprocess.CompletedProcess:
-    """The command line, run from ``cwd`` (an operator's own folder: relative paths are theirs)."""
-    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          input=stdin, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def test_the_command_hands_its_import_to_the_process_holding_the_database(tmp_path):

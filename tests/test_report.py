@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import subprocess
-import sys
 
 import duckdb
 import openpyxl
@@ -23,7 +21,7 @@ from akrim_analytics.filters import Filters, Period
 from akrim_analytics.report import evidence
 from akrim_analytics.report.dataset import KPI_ORDER
 
-from conftest import REPO
+from conftest import REPO, run_cli as _cli
 
 QUARTER = "2026-K3"
 P = Period(2026, 3)
@@ -505,11 +503,6 @@ def test_parse_quarter():
 
 
 # ------------------------------------------------------------------------------- CLI
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "akrim_analytics", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
-
 
 def test_cli_writes_stamped_files_and_reports_errors(demo_db_copy, tmp_path):
     path = demo_db_copy("report_cli")

@@ -2,17 +2,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from akrim_analytics import db, risk
-from conftest import REPO
+from conftest import run_cli as cli
 from risk_data import D, contract, spend, supplier
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "akrim_analytics", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_risk_cli(db_path, tmp_path):
