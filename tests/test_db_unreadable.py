@@ -15,7 +15,6 @@ from conftest import REPO, md_plain, run_cli as _cli
 from import_corpus import messy_spend
 
 
-
 def _not_a_database(tmp_path: Path) -> Path:
     path = tmp_path / "kommune.duckdb"
     path.write_text("Leverandør;Beløp\nRenhold AS;1 234,50\n", encoding="utf-8")

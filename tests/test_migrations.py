@@ -60,3 +60,31 @@ def test_data_version_bumps(con):
     v = db.data_version(con)
     db.bump_data_version(con)
     assert db.data_version(con) == v + 1
+
+
+def test_0014_keeps_every_assessment_and_compresses_its_ids(db_path):
+    """Migration 0014 rebuilds risk_assessments with other column compression: a database
+    scored at schema 13 keeps every assessment and every explanation byte for byte."""
+    import duckdb
+
+    from risk_data import D, contract, score, spend, supplier
+
+    c = duckdb.connect(str(db_path))
+    db.migrate(c, until=13)
+    supplier(c, "S1", nace_code="81.210", nace_version="SN2007")
+    supplier(c, "S2")
+    contract(c, "K1", "S1", labour_intensive=True, estimated_value=3_000_000)
+    spend(c, "S1", 500_000, D(2026, 3, 1), "K1")
+    spend(c, "S2", 75_000.5, D(2026, 5, 2))
+    run = score(c)
+    query = ("SELECT * EXCLUDE (entity_no) FROM risk_assessments WHERE run_id = ? ORDER BY entity_type, entity_id",
+             "SELECT * FROM risk_factors WHERE run_id = ? ORDER BY entity_type, entity_id, sort_order, explanation_nb")
+    before = [c.execute(q, [run]).fetchall() for q in query]
+    c.close()
+    c = db.connect(db_path)
+    assert db.schema_version(c) >= 14
+    assert [c.execute(q, [run]).fetchall() for q in query] == before
+    assert len(before[0]) == 3 and len(before[1]) > 6
+    ddl = c.execute("SELECT sql FROM duckdb_tables() WHERE table_name = 'risk_assessments'").fetchone()[0]
+    assert "entity_id VARCHAR USING COMPRESSION ZSTD" in ddl and "likelihood_points DOUBLE USING COMPRESSION" in ddl
+    c.close()

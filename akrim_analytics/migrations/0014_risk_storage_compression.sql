@@ -7,8 +7,8 @@
 -- second re-score. Under DuckDB's default string compression (dictionary + FSST) the
 -- two id columns, nearly every value distinct, cost most of that checkpoint, and the
 -- floating-point analysis of the two points columns another part. With zstd for the ids
--- and the points stored plain, the checkpoint in the benchmark took ~0.13-0.15 s instead of
--- ~0.19-0.23 s; the table takes ~1.7 times the blocks (~15 bytes more a row).
+-- and the points stored plain, the checkpoint in the benchmark took 0.14-0.18 s instead of
+-- 0.18-0.23 s; the table takes ~1.7 times the blocks (~15 bytes more a row).
 -- (zstd for the factor lines' values was measured too: ~10 % off their insert, but four
 -- times their size on disk; not taken.)
 --
