@@ -306,7 +306,7 @@ print(code, pa.default_memory_pool().backend_name, os.environ.get("OPENBLAS_NUM_
 @pytest.mark.parametrize("given, used", [(None, "system"), ("mimalloc", "mimalloc")])
 def test_cli_import_uses_the_system_allocator_unless_told_otherwise(tmp_path, monkeypatch, given, used):
     """pyarrow's default mimalloc cost a million-row command-line import ~0.5 s of kernel
-    time (transparent huge pages zeroed on first touch; README, import speed), so the
+    time (transparent huge pages zeroed on first touch; docs/performance.md, Import), so the
     command picks the system allocator before pyarrow allocates; an operator's own
     ARROW_DEFAULT_MEMORY_POOL wins."""
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)

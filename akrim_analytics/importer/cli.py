@@ -54,7 +54,8 @@ def _cmd_import(args) -> int:
     # pyarrow's default allocator here is mimalloc, which asks for transparent huge pages:
     # zeroing 2 MB pages on first touch cost a million-row import ~0.5 s of kernel time
     # (sys 1.2-1.5 s against 0.7-0.8 s with the system allocator, same peak memory; see
-    # README). Set before pyarrow allocates anything; an operator's own choice wins.
+    # docs/performance.md, Import). Set before pyarrow allocates anything; an operator's
+    # own choice wins.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     # numpy's OpenBLAS (no import step does linear algebra) otherwise starts a thread per
     # core that spins ~50 ms right when the sheet is being read

@@ -12,7 +12,7 @@
 -- (zstd for the factor lines' values was measured too: ~10 % off their insert, but four
 -- times their size on disk; not taken.)
 --
--- Measured with bench/risk_bench.py (README, "Risk assessment").
+-- Measured with bench/risk_bench.py (docs/performance.md, "Risk re-score").
 
 CREATE TABLE risk_assessments_0014 (
     run_id        INTEGER NOT NULL,
