@@ -38,13 +38,9 @@ _ENGLISH = re.compile(r"\d{1,3}(?:,\d{3})+\.\d+")    # 1,234.56: unambiguous, so
 _MAX_AMOUNT = Decimal("1e16")
 
 
-def parse_amount(value) -> Decimal | None:
-    """An amount a person typed, read the way ``number`` writes it: ``1 234 567``,
-    ``1 234 567,89`` (ordinary, no-break or narrow spaces), ``1.234.567,89``,
-    ``1234567.89``, ``1,234,567.89``, ``kr``/``NOK`` before or after, ``,-`` after, ``-``/``−`` or
-    ``(…)`` for negative. Numbers pass through. Rounded to øre; blank → None.
-    Raises ValueError for anything else (also a dot that could be either separator is
-    read as the import reads it: ``1.234`` is 1 234, a thousands dot)."""
+def _typed_number(value, *, currency: bool) -> Decimal | None:
+    """The number in what a person typed (see ``parse_amount``); ``currency``: a
+    ``kr``/``NOK``/``,-`` around it is allowed. Blank → None; ValueError otherwise."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -57,7 +53,9 @@ def parse_amount(value) -> Decimal | None:
         s = _SPACES.sub("", str(value))
         if not s:
             return None
-        s = _CURRENCY.sub("", s).replace("\u2212", "-").replace("\u2013", "-")
+        if currency:
+            s = _CURRENCY.sub("", s)
+        s = s.replace("\u2212", "-").replace("\u2013", "-")
         neg = False
         if s.startswith("(") and s.endswith(")"):
             neg, s = True, s[1:-1]
@@ -82,10 +80,42 @@ def parse_amount(value) -> Decimal | None:
             d = -d
     if not d.is_finite() or abs(d) >= _MAX_AMOUNT:
         raise ValueError(value)
+    return d
+
+
+def parse_amount(value) -> Decimal | None:
+    """An amount a person typed, read the way ``number`` writes it: ``1 234 567``,
+    ``1 234 567,89`` (ordinary, no-break or narrow spaces), ``1.234.567,89``,
+    ``1234567.89``, ``1,234,567.89``, ``kr``/``NOK`` before or after, ``,-`` after, ``-``/``−`` or
+    ``(…)`` for negative. Numbers pass through. Rounded to øre; blank → None.
+    Raises ValueError for anything else (also a dot that could be either separator is
+    read as the import reads it: ``1.234`` is 1 234, a thousands dot)."""
+    d = _typed_number(value, currency=True)
+    if d is None:
+        return None
     try:
         return d.quantize(Decimal("0.01"))
     except InvalidOperation:
         raise ValueError(value) from None
+
+
+def parse_decimal(value) -> float | None:
+    """A number a person typed that is not an amount (hours, FTEs, weights, points), read
+    like ``parse_amount`` but without currency and not rounded: ``1,5`` and ``1.5`` are
+    both one and a half (a browser's number field drops the comma and reads ``1,5`` as
+    15), ``1 695`` and ``2.500`` (a thousands dot) are whole numbers. Blank → None;
+    ValueError for anything else."""
+    d = _typed_number(value, currency=False)
+    return None if d is None else float(d)
+
+
+def decimal_text(value, max_decimals: int = 4) -> str:
+    """A number for a text field a person edits, as ``parse_decimal`` reads it back:
+    ``1,5``, ``424``, ``1 695``, ``0,25`` (no trailing zeros; blank when None)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    digits = f"{float(value):.{max_decimals}f}".rstrip("0").partition(".")[2]
+    return number(float(value), len(digits))
 
 
 def amount_text(value) -> str:

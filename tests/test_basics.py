@@ -38,6 +38,30 @@ def test_what_is_not_an_amount_is_refused(typed):
         fmt.parse_amount(typed)
 
 
+DECIMALS_TYPED = [
+    ("1,5", 1.5), ("1.5", 1.5), ("0,25", 0.25), ("1 695", 1695.0), ("1\u00a0695,5", 1695.5), ("2.500", 2500.0),
+    ("-0,5", -0.5), ("1,234", 1.234), ("424", 424.0), (3, 3.0), ("", None), (None, None),
+]
+
+
+@pytest.mark.parametrize("typed, expected", DECIMALS_TYPED)
+def test_decimals_are_read_the_norwegian_way_and_not_rounded(typed, expected):
+    assert fmt.parse_decimal(typed) == expected
+
+
+@pytest.mark.parametrize("typed", ["to", "1,5 t", "kr 5", "1,2,3", "1e5", True])
+def test_what_is_not_a_decimal_is_refused(typed):
+    with pytest.raises(ValueError):
+        fmt.parse_decimal(typed)
+
+
+def test_decimal_text_is_read_back_unchanged():
+    assert [fmt.decimal_text(v) for v in (1.5, 424.0, 1695, 0.25, 0.1 + 0.2, None)] == \
+        ["1,5", "424", "1 695", "0,25", "0,3", ""]
+    for v in (0.0, 1.5, 1695.5, -2.25, 12345.125):
+        assert fmt.parse_decimal(fmt.decimal_text(v)) == v
+
+
 def test_amount_text_is_read_back_unchanged():
     assert fmt.amount_text(12_500_000) == "12 500 000"
     assert fmt.amount_text(12_500_000.5) == "12 500 000,50"
