@@ -44,22 +44,21 @@ with st.container(border=True):
     mode = c[1].radio(t("followup.page.capacity_as"), ["fte", "hours"], horizontal=True,
                       index=0 if saved.capacity_mode == "fte" else 1,
                       format_func=lambda m: t(f"followup.page.mode.{m}"), key="plan_mode")
-    hours_per_fte = c[3].number_input(t("followup.page.hours_per_fte"), min_value=0.0, value=float(saved.hours_per_fte),
-                                      step=10.0, help=t("followup.page.hours_per_fte_help"), key="plan_hpf",
-                                      format="%g")
+    # numbers with a possible fraction are text fields read the Norwegian way (1,5): a
+    # number field drops the comma and reads 1,5 årsverk as 15 (common.decimal_input)
+    hours_per_fte = common.decimal_input(c[3], t("followup.page.hours_per_fte"), saved.hours_per_fte, min_value=0.0,
+                                         help=t("followup.page.hours_per_fte_help"), key="plan_hpf")
     if mode == "fte":
-        ftes = c[2].number_input(t("followup.page.ftes"), value=float(saved.ftes), step=0.5, key="plan_ftes",
-                                 format="%g")
+        ftes = common.decimal_input(c[2], t("followup.page.ftes"), saved.ftes, key="plan_ftes")
         capacity_hours = saved.capacity_hours
     else:
-        capacity_hours = c[2].number_input(t("followup.page.hours"), value=float(saved.hours), step=10.0,
-                                           key="plan_hours", format="%g")
+        capacity_hours = common.decimal_input(c[2], t("followup.page.hours"), saved.hours, key="plan_hours")
         ftes = saved.ftes
     min_dept = c[4].number_input(t("followup.page.min_per_department"), min_value=0, value=int(saved.min_per_department),
                                  step=1, help=t("followup.page.min_help"), key="plan_min")
     c = st.columns(5)
-    effort = tuple(c[i].number_input(t("followup.page.effort", step=i + 1), value=float(saved.effort[i]), step=1.0,
-                                     key=f"plan_effort{i + 1}", format="%g") for i in range(3))
+    effort = tuple(common.decimal_input(c[i], t("followup.page.effort", step=i + 1), saved.effort[i],
+                                        key=f"plan_effort{i + 1}") for i in range(3))
     skip = c[3].number_input(t("followup.page.skip_clean"), min_value=0, value=int(saved.skip_clean_months), step=1,
                              help=t("followup.page.skip_help"), key="plan_skip")
     valid = c[4].number_input(t("followup.page.valid_months"), min_value=0, value=int(saved.valid_months), step=1,
@@ -67,12 +66,11 @@ with st.container(border=True):
     with st.expander(t("followup.page.weights")):
         st.caption(t("followup.page.weights_help"))
         w = st.columns(6)
-        level_w = tuple(w[i].number_input(t("followup.page.level_weight", level=t(f"followup.level.{lv}")),
-                                          min_value=0.0, value=float(saved.level_weights[i]), step=1.0,
-                                          key=f"plan_lw{i}", format="%g") for i, lv in enumerate(plan.LEVELS))
-        step_w = tuple(w[3 + i].number_input(t("followup.page.step_weight", step=i + 1), min_value=0.0,
-                                             value=float(saved.step_weights[i]), step=1.0, key=f"plan_sw{i}",
-                                             format="%g")
+        level_w = tuple(common.decimal_input(w[i], t("followup.page.level_weight", level=t(f"followup.level.{lv}")),
+                                             saved.level_weights[i], min_value=0.0, key=f"plan_lw{i}")
+                        for i, lv in enumerate(plan.LEVELS))
+        step_w = tuple(common.decimal_input(w[3 + i], t("followup.page.step_weight", step=i + 1),
+                                            saved.step_weights[i], min_value=0.0, key=f"plan_sw{i}")
                        for i in range(3))
     with st.expander(t("followup.page.dept_minimums")):
         st.caption(t("followup.page.dept_minimums_help"))
@@ -88,6 +86,8 @@ with st.container(border=True):
                                                                     step=1, format="%d")})
         dept_mins = tuple(sorted((str(c), int(n)) for c, n in zip(edited["code"], edited["minimum"].fillna(0))
                                  if int(n) > 0))
+    if None in (hours_per_fte, ftes, capacity_hours, *effort, *level_w, *step_w):
+        st.stop()   # a field that is not a number says so under itself; no plan from a guess
     settings = PlanSettings(capacity_mode=mode, capacity_hours=float(capacity_hours), ftes=float(ftes),
                             hours_per_fte=float(hours_per_fte), effort=effort, level_weights=level_w,
                             step_weights=step_w, min_per_department=int(min_dept),

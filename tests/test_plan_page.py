@@ -65,14 +65,15 @@ def test_plan_page_shows_the_cores_plan(monkeypatch, demo_db, core):
 
 def test_changing_capacity_replans(monkeypatch, demo_db, core):
     at = open_page(monkeypatch, demo_db, "oppfolging")
-    at.number_input(key="plan_ftes").set_value(3.0).run()
-    assert not at.exception
-    s = plan.PlanSettings(ftes=3.0)
+    assert at.text_input(key="plan_ftes").value == fmt.decimal_text(plan.PlanSettings().ftes)
+    at.text_input(key="plan_ftes").set_value("1,5").run()    # the Norwegian way: one and a half
+    assert not at.exception and not at.error
+    s = plan.PlanSettings(ftes=1.5)
     q = plan.default_quarter(core)
     p = plan.build_plan(core, s, q.year, q.quarter)
     assert metrics(at)["Kontrakter i planen"][0] == fmt.number(len(p.items))
     # impossible input: a clear message naming what to relax, no exception
-    at.number_input(key="plan_ftes").set_value(0.0).run()
+    at.text_input(key="plan_ftes").set_value("0").run()
     assert not at.exception
     warnings = [w.value for w in at.warning]
     assert any("øk kapasiteten" in w for w in warnings), warnings
@@ -87,7 +88,7 @@ def test_hours_mode_and_english(monkeypatch, demo_db):
     i18n.set_language("en")   # the widget's labels are formatted in this thread too
     try:
         at.radio(key="plan_mode").set_value("hours").run()
-        at.number_input(key="plan_hours").set_value(100.0).run()
+        at.text_input(key="plan_hours").set_value("100").run()
     finally:
         i18n.set_language("nb")
     assert not at.exception
@@ -253,3 +254,16 @@ def test_both_pages_in_a_browser(streamlit_server, page, demo_con):
     page.wait_for_timeout(1500)
     assert_no_error_box(page, "followup_kontrollogg_detail")
     assert "Funn (" in page.inner_text("body")
+
+
+def test_a_field_that_is_not_a_number_says_so_and_builds_no_plan(monkeypatch, demo_db):
+    at = open_page(monkeypatch, demo_db, "oppfolging")
+    at.text_input(key="plan_ftes").set_value("to").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Dedikerte årsverk: «to» er ikke et tall. Skriv for eksempel 1,5 eller 1 695."]
+    assert "Kontrakter i planen" not in metrics(at)          # no plan from a guess
+    at.text_input(key="plan_ftes").set_value("2").run()
+    at.text_input(key="plan_lw0").set_value("-1").run()       # a weight below zero
+    assert [e.value for e in at.error] == ["Vekt nivå Lav kan ikke være under 0."], [e.value for e in at.error]
+    at.text_input(key="plan_lw0").set_value("0,5").run()
+    assert not at.error and "Kontrakter i planen" in metrics(at)

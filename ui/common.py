@@ -246,6 +246,27 @@ def amount_input(container, label: str, value=None, *, key: str | None = None, h
                                 placeholder=t("app.amount_placeholder"))
 
 
+def decimal_input(container, label: str, value=None, *, key: str | None = None, help: str | None = None,
+                  min_value: float | None = None) -> float | None:
+    """A text field for a number that is not an amount (hours, FTEs, weights, points),
+    shown and typed the Norwegian way: ``1,5``, ``1 695``. A number field would drop the
+    comma a Norwegian types and read ``1,5`` as 15. Returns the number, or None after
+    showing under the field why the text is not one (or is below ``min_value``)."""
+    text = container.text_input(label, value=fmt.decimal_text(value), key=key, help=help)
+    try:
+        got = fmt.parse_decimal(text)
+    except ValueError:
+        got = None
+    if got is None:
+        container.error(md_t("app.decimal_invalid", field=label, value=text), icon=":material/error:")
+        return None
+    if min_value is not None and got < min_value:
+        container.error(md_t("app.decimal_below", field=label, min=fmt.decimal_text(min_value)),
+                        icon=":material/error:")
+        return None
+    return got
+
+
 _MD_SPECIAL = set("\\`*_{}[]<>()#+-.!|~$:=")
 
 
