@@ -59,10 +59,20 @@ def save(config: dict, note: str | None) -> None:
     st.rerun()
 
 
-def num(label: str, value, key: str, *, step=None, help=None):
-    is_int = isinstance(value, int) and not isinstance(value, bool)
-    return st.number_input(label, value=value, step=step or (1 if is_int else 0.5), key=K + key, help=help,
-                           format=None if is_int else "%g")
+invalid: list[str] = []   # labels of fields whose text is not a number (nothing is saved then)
+
+
+def num(label: str, value, key: str, *, help=None):
+    """A whole-number setting as a number field; a decimal one (points, bands) as a text
+    field read the Norwegian way, 0,5 (a number field reads 0,5 as 5): while its text is
+    not a number the field says so, keeps the stored value and blocks saving."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return st.number_input(label, value=value, step=1, key=K + key, help=help)
+    got = common.decimal_input(st, label, value, key=K + key, help=help)
+    if got is None:
+        invalid.append(label)
+        return value
+    return got
 
 
 tabs = st.tabs([t("risk.settings.tab_weights"), t("risk.settings.tab_matrix"), t("risk.settings.tab_thresholds"),
@@ -117,8 +127,7 @@ with tabs[1]:
         vals = []
         for j, b in enumerate(new["scoring"][dim]):
             with cols[j]:
-                vals.append(float(st.number_input(t("risk.settings.band_n", n=j + 2), value=float(b), step=0.5,
-                                                  key=K + f"{dim}.{j}")))
+                vals.append(float(num(t("risk.settings.band_n", n=j + 2), float(b), f"{dim}.{j}")))
         new["scoring"][dim] = vals
     rows = [t("risk.settings.matrix_row", n=n) for n in range(5, 0, -1)]
     colnames = [t("risk.settings.matrix_col", n=m) for m in range(1, 6)]
@@ -254,4 +263,7 @@ if rconfig.diff(cfg, new):
     st.caption(t("risk.settings.pending"))
 note = st.text_input(t("risk.settings.note"), key=K + "note")
 if st.button(t("risk.settings.save"), type="primary", key=K + "save"):
-    save(new, note or None)
+    if invalid:
+        st.error(common.md_t("app.fix_fields", fields=", ".join(invalid)), icon=":material/error:")
+    else:
+        save(new, note or None)

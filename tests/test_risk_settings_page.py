@@ -40,7 +40,9 @@ def test_admin_changes_a_weight_and_everything_is_rescored(settings_db):
     assert not at.exception
     assert at.title[0].value == "Innstillinger for risikovurdering"
     assert any("Versjon 1 er i bruk" in c.value for c in at.caption)
-    at.number_input(key="rs1_labour.points").set_value(2.0)
+    assert at.text_input(key="rs1_labour.points").value == "1"
+    # typed the Norwegian way (a number field would drop the comma and store 15)
+    at.text_input(key="rs1_labour.points").set_value("1,5")
     at.text_input(key="rs1_note").input("Arbeidsintensiv veier tyngre")
     at.button(key="rs1_save").click().run()
     assert not at.exception and not at.error
@@ -48,9 +50,9 @@ def test_admin_changes_a_weight_and_everything_is_rescored(settings_db):
     c = db.connect(settings_db)
     try:
         assert risk.config_version(c) == 2
-        assert risk.load_config(c)["indicators"]["labour"]["points"] == 2.0
+        assert risk.load_config(c)["indicators"]["labour"]["points"] == 1.5
         assert risk.run_info(c)["config_version"] == 2
-        assert "Arbeidsintensiv tjeneste: +2 sannsynlighet" in risk.explain(c, "contract", "K1")["explanation_nb"].tolist()
+        assert "Arbeidsintensiv tjeneste: +1,5 sannsynlighet" in risk.explain(c, "contract", "K1")["explanation_nb"].tolist()
         entry = audit.entries(c, action="settings").iloc[0]
         assert entry["username"] == "anne" and "indicators.labour.points" in entry["details"]
     finally:
@@ -118,3 +120,18 @@ def test_english(settings_db):
     assert not at.exception
     assert at.title[0].value == "Risk assessment settings"
     assert any("Version 1 is in force" in c.value for c in at.caption)
+
+
+def test_a_setting_that_is_not_a_number_is_named_and_nothing_is_saved(settings_db):
+    at = open_page()
+    at.text_input(key="rs1_labour.points").set_value("1,5 poeng").run()
+    assert not at.exception
+    label = at.text_input(key="rs1_labour.points").label
+    assert [e.value for e in at.error] == [f"{label}: «1,5 poeng» er ikke et tall. Skriv for eksempel 1,5 eller 1 695."]
+    at.button(key="rs1_save").click().run()
+    assert any(e.value.startswith("Rett feltene som er merket: ") for e in at.error)
+    c = db.connect(settings_db)
+    try:
+        assert risk.config_version(c) == 1                  # nothing stored
+    finally:
+        c.close()
