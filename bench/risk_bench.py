@@ -11,7 +11,8 @@ assessments, pruning, commit) and whether DuckDB's automatic checkpoint ran in t
 commit (it does every second run or so: the WAL passes DuckDB's 16 MB threshold);
 then the medians and means over the timed runs (the mean spreads the checkpoints
 over the runs), the entities scored, the factor lines written, the process's peak
-memory (resident set size) and the machine's load. ``--threads N`` sets DuckDB's
+memory (resident set size), the machine's load and the share of CPU time the hypervisor
+took from the VM meanwhile (``bench/machine.py``). ``--threads N`` sets DuckDB's
 thread count (default: DuckDB's own, one per core)."""
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bigdb import big_db  # noqa: E402
+from bench.machine import cpu_ticks, steal_percent  # noqa: E402
 
 from akrim_analytics import db, risk  # noqa: E402
 from akrim_analytics.auth import SYSTEM  # noqa: E402
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         con.execute("CHECKPOINT")
         print(f"first checkpoint (not counted): {time.perf_counter() - t0:.2f} s wall, {_cpu_s() - c0:.2f} s CPU")
         walls, cpus, checkpoints = [], [], 0
+        ticks0 = cpu_ticks()
         for i in range(runs):
             wal0 = _wal_mb(path)
             t0, c0 = time.perf_counter(), _cpu_s()
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({info['n_contracts']:,} contracts + {info['n_suppliers']:,} suppliers, {rows:,} factor lines)  "
                   "stages (wall): " + ", ".join(f"{k} {v:.2f}" for k, v in engine.LAST_TIMINGS.items())
                   + ("  [checkpoint in commit]" if checkpointed else ""))
+        steal = steal_percent(ticks0, cpu_ticks())
         med_w, med_c = statistics.median(walls), statistics.median(cpus)
         print(f"full re-score over {runs} warm runs: median {med_w:.2f} s wall / {med_c:.2f} s CPU; "
               f"mean {statistics.mean(walls):.2f} s wall / {statistics.mean(cpus):.2f} s CPU "
@@ -104,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peak memory (RSS): {_rss_mb():.0f} MB (before scoring {rss0:.0f} MB)")
         print(f"load average while running: {', '.join(f'{x:.1f}' for x in os.getloadavg())} "
               f"on {os.cpu_count()} cores (wall times grow with other load; CPU time less so)")
+        if steal is not None:
+            print(f"CPU time the hypervisor took from this VM during the timed runs (steal): {steal:.1f} % "
+                  "(about 0 % when the host is quiet; the development VM's slow spells, in which the same "
+                  "re-score took up to 1.6 times as long, showed several per cent: bench/machine.py)")
         con.close()
     return 0
 
