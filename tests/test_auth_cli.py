@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import sys
 
 import pytest
@@ -11,7 +10,7 @@ from argon2 import PasswordHasher
 
 from akrim_analytics import audit, cli, db, users
 
-from conftest import REPO
+from conftest import run_cli
 
 PW = "korrekt hest batteri"
 
@@ -85,8 +84,7 @@ def test_sso_entry_set_password_unlock_and_list(db_path, monkeypatch, capsys):
 
 
 def test_the_real_command_line(db_path):
-    r = subprocess.run([sys.executable, "-m", "akrim_analytics", "create-user", "--db", str(db_path),
-                        "--username", "kari", "--role", "analytiker", "--password-stdin"],
-                       cwd=REPO, input=PW + "\n", capture_output=True, text=True, timeout=120)
+    r = run_cli("create-user", "--db", db_path, "--username", "kari", "--role", "analytiker", "--password-stdin",
+                stdin=PW + "\n")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["created"] == "kari"

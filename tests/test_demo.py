@@ -1,9 +1,8 @@
 """The demo municipality: calibrated, realistic, reproducible, reconciled from the database."""
 import json
-import subprocess
-import sys
 
 from akrim_analytics import categorize, demo, orgnr, summary
+from conftest import run_cli
 
 SEED_2025_NOK = {
     "Bygg, anlegg og infrastruktur": 2_123_086_000,
@@ -98,8 +97,8 @@ def test_deterministic(tmp_path):
 
 def test_summary_cli(demo_db_copy):
     path = demo_db_copy("summary")
-    out = subprocess.run([sys.executable, "-m", "akrim_analytics", "summary", "--db", str(path), "--json"],
-                         capture_output=True, text=True, check=True)
+    out = run_cli("summary", "--db", path, "--json")
+    assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert {"spend_rows", "spend_total_nok", "suppliers", "contracts", "years"} <= set(data)
     assert abs(data["years"]["2025"]["by_category"]["Personell"] - 1_003_744_000) < 1000

@@ -12,7 +12,7 @@ from akrim_analytics import importer
 from akrim_analytics.importer import ImportRefused
 
 import import_corpus as corpus
-from conftest import REPO
+from conftest import REPO, run_cli
 from test_import import ANNA, snapshot
 
 
@@ -135,8 +135,7 @@ def test_bad_input_one_clear_message_and_db_unchanged(populated, tmp_path, case)
 def test_cli_bad_input_exits_non_zero_with_the_same_message(tmp_path):
     path = _pdf(tmp_path)
     dbp = tmp_path / "ny.duckdb"
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import", str(path), "--db", str(dbp)],
-                       cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import", path, "--db", dbp)
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert p.stderr.strip() == "Feil: " + str(ImportRefused("pdf", file=path.name))
 

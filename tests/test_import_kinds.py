@@ -16,7 +16,7 @@ from akrim_analytics import importer
 from akrim_analytics.importer import ImportRefused
 
 import import_corpus as corpus
-from conftest import REPO
+from conftest import REPO, run_cli
 from test_import import ADMIN, ANNA, snapshot
 
 REF = REPO.parent / "shared" / "reference"
@@ -265,22 +265,18 @@ def test_category_rules_admin_only_audited_and_recategorise(con, tmp_path):
 def test_cli_import_creates_the_database_and_prints_rows_and_total(tmp_path):
     path = corpus.messy_spend(tmp_path / "reskontro.xlsx")
     dbp = tmp_path / "ny" / "kommune.duckdb"
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import", str(path), "--db", str(dbp)],
-                       cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import", path, "--db", dbp)
     assert p.returncode == 0, p.stderr
     assert "Importert 7 rader fra «reskontro.xlsx» (opplasting 1), sum 1 238 536,64 kr." in p.stdout
     assert "Det stemmer" in p.stdout
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import", str(path), "--db", str(dbp), "--json"],
-                       cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import", path, "--db", dbp, "--json")
     assert p.returncode == 1 and "allerede importert" in p.stderr
     rows = [["01.01.2025", "A AS", None, "1", 100], ["bad", "B AS", None, "2", 200]]
     bad = corpus.spend_rows(tmp_path / "feil.xlsx", rows)
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import", str(bad), "--db", str(dbp)],
-                       cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import", bad, "--db", dbp)
     assert p.returncode == 1 and "rad 3, kolonne A «Bilagsdato»" in p.stderr
     report = tmp_path / "rapport.xlsx"
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import", str(bad), "--db", str(dbp),
-                        "--accept-valid-rows", "--json", "--report", str(report)], cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import", bad, "--db", dbp, "--accept-valid-rows", "--json", "--report", report)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["rows"] == 1 and out["rejected_rows"] == 1 and out["accepted_valid_only"] is True
@@ -288,8 +284,7 @@ def test_cli_import_creates_the_database_and_prints_rows_and_total(tmp_path):
     c = db.connect(dbp)
     assert c.execute("SELECT uploaded_by FROM uploads WHERE upload_id = 2").fetchone()[0] == "system"
     c.close()
-    p = subprocess.run([sys.executable, "-m", "akrim_analytics", "import-undo", "2", "--db", str(dbp)],
-                       cwd=REPO, capture_output=True, text=True)
+    p = run_cli("import-undo", 2, "--db", dbp)
     assert p.returncode == 0 and "angret" in p.stdout
 
 

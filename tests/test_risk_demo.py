@@ -3,11 +3,9 @@ summary CLI, and that every stored score is the sum of its stored lines."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from akrim_analytics import risk, summary
-from conftest import REPO
+from conftest import run_cli
 
 EXPOSED = {"BYGG", "PERSONELL", "TRANSPORT"}
 
@@ -96,8 +94,7 @@ def test_summary_reports_risk(demo_con):
 
 def test_summary_cli_json(demo_db_copy):
     path = demo_db_copy("risk_summary")
-    out = subprocess.run([sys.executable, "-m", "akrim_analytics", "summary", "--db", str(path), "--json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = run_cli("summary", "--db", path, "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert set(data["risk"]) == {"lav", "middels", "høy"} and data["risk"]["høy"] > 0
