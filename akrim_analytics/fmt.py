@@ -102,7 +102,7 @@ def parse_amount(value) -> Decimal | None:
 def parse_decimal(value) -> float | None:
     """A number a person typed that is not an amount (hours, FTEs, weights, points), read
     like ``parse_amount`` but without currency and not rounded: ``1,5`` and ``1.5`` are
-    both one and a half (a browser's number field drops the comma and reads ``1,5`` as
+    both one and a half (Streamlit's number field drops the comma and reads ``1,5`` as
     15), ``1 695`` and ``2.500`` (a thousands dot) are whole numbers. Blank → None;
     ValueError for anything else."""
     d = _typed_number(value, currency=False)
