@@ -107,7 +107,8 @@ with tabs[0]:
                         frame, num_rows="dynamic", key=K + f"{ind.key}.bands", hide_index=True,
                         column_config={"from": st.column_config.NumberColumn(t("risk.settings.bands_from"),
                                                                              format="localized"),
-                                       "points": st.column_config.NumberColumn(t("risk.settings.bands_points"))})
+                                       "points": st.column_config.NumberColumn(t("risk.settings.bands_points"),
+                                                                               format="localized")})
                     sec[name] = rconfig.bands_from_rows(edited.to_dict("records"))
                 elif isinstance(value, list):
                     sec[name] = rconfig.split_list(cols[i % 2].text_input(label, ", ".join(value),
@@ -182,7 +183,8 @@ with tabs[3]:
                        "sn2025": st.column_config.TextColumn(t("risk.settings.col_sn2025")),
                        "allmenngjort": st.column_config.SelectboxColumn(t("risk.settings.col_allmenngjort"),
                                                                         options=list(rconfig.ALLMENNGJORT)),
-                       "points": st.column_config.NumberColumn(t("risk.settings.col_points"), step=0.5)})
+                       "points": st.column_config.NumberColumn(t("risk.settings.col_points"), step=0.5,
+                                                                  format="localized")})
     new["industries"] = rconfig.industries_from_rows(edited.to_dict("records"))
     st.caption(t("risk.settings.cpv_help"))
     cframe = pd.DataFrame(new["cpv_risk"], columns=["prefix", "name_nb", "name_en", "points"])
@@ -191,7 +193,8 @@ with tabs[3]:
         column_config={"prefix": st.column_config.TextColumn(t("risk.settings.col_prefix")),
                        "name_nb": st.column_config.TextColumn(t("risk.settings.col_name_nb")),
                        "name_en": st.column_config.TextColumn(t("risk.settings.col_name_en")),
-                       "points": st.column_config.NumberColumn(t("risk.settings.col_points"), step=0.5)})
+                       "points": st.column_config.NumberColumn(t("risk.settings.col_points"), step=0.5,
+                                                                  format="localized")})
     new["cpv_risk"] = rconfig.cpv_from_rows(edited.to_dict("records"))
 
 # ---------------------------------------------------------------- general
