@@ -59,18 +59,20 @@ def save(config: dict, note: str | None) -> None:
     st.rerun()
 
 
-invalid: list[str] = []   # labels of fields whose text is not a number (nothing is saved then)
+invalid: list[str] = []   # fields whose text is not a number, named (nothing is saved then)
 
 
-def num(label: str, value, key: str, *, help=None):
+def num(label: str, value, key: str, *, help=None, where: str | None = None):
     """A whole-number setting as a number field; a decimal one (points, bands) as a text
     field read the Norwegian way, 0,5 (a number field reads 0,5 as 5): while its text is
-    not a number the field says so, keeps the stored value and blocks saving."""
+    not a number the field says so, keeps the stored value and blocks saving. ``where``
+    names the group the field sits in (an indicator, a band table), so the refusal to
+    save tells «Poeng» of one indicator from another's."""
     if isinstance(value, int) and not isinstance(value, bool):
         return st.number_input(label, value=value, step=1, key=K + key, help=help)
     got = common.decimal_input(st, label, value, key=K + key, help=help)
     if got is None:
-        invalid.append(label)
+        invalid.append(f"{where}: {label}" if where else label)
         return value
     return got
 
@@ -116,7 +118,7 @@ with tabs[0]:
                     i += 1
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
                     with cols[i % 2]:
-                        sec[name] = num(label, value, f"{ind.key}.{name}")
+                        sec[name] = num(label, value, f"{ind.key}.{name}", where=t(f"risk.ind.{ind.key}"))
                     i += 1
 
 # ---------------------------------------------------------------- matrix, bands, control
@@ -128,7 +130,8 @@ with tabs[1]:
         vals = []
         for j, b in enumerate(new["scoring"][dim]):
             with cols[j]:
-                vals.append(float(num(t("risk.settings.band_n", n=j + 2), float(b), f"{dim}.{j}")))
+                vals.append(float(num(t("risk.settings.band_n", n=j + 2), float(b), f"{dim}.{j}",
+                                      where=t(f"risk.settings.{dim}_short"))))
         new["scoring"][dim] = vals
     rows = [t("risk.settings.matrix_row", n=n) for n in range(5, 0, -1)]
     colnames = [t("risk.settings.matrix_col", n=m) for m in range(1, 6)]

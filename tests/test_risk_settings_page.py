@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from akrim_analytics import audit, auth, db, risk
-from conftest import REPO
+from conftest import REPO, md_plain
 from risk_data import D, contract, score, spend, supplier
 
 ADMIN = auth.User("anne", "admin", "Anne Admin")
@@ -128,8 +128,14 @@ def test_a_setting_that_is_not_a_number_is_named_and_nothing_is_saved(settings_d
     assert not at.exception
     label = at.text_input(key="rs1_labour.points").label
     assert [e.value for e in at.error] == [f"{label}: «1,5 poeng» er ikke et tall. Skriv for eksempel 1,5 eller 1 695."]
+    # two fields with the same label in different places: the refusal says which is which
+    at.text_input(key="rs1_likelihood_bands.1").set_value("fire")
+    at.text_input(key="rs1_consequence_bands.1").set_value("4,5")
     at.button(key="rs1_save").click().run()
-    assert any(e.value.startswith("Rett feltene som er merket: ") for e in at.error)
+    refusal = [md_plain(e.value) for e in at.error if e.value.startswith("Rett feltene som er merket: ")]
+    band = at.text_input(key="rs1_likelihood_bands.1").label
+    assert band == at.text_input(key="rs1_consequence_bands.1").label == "Til 3"
+    assert refusal == [f"Rett feltene som er merket: Arbeidsintensiv tjeneste: {label}, Sannsynlighet: {band}."]
     c = db.connect(settings_db)
     try:
         assert risk.config_version(c) == 1                  # nothing stored
