@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 THOUSANDS = " "  # Norwegian thousands separator (a space)
 
@@ -87,14 +87,15 @@ def parse_amount(value) -> Decimal | None:
     """An amount a person typed, read the way ``number`` writes it: ``1 234 567``,
     ``1 234 567,89`` (ordinary, no-break or narrow spaces), ``1.234.567,89``,
     ``1234567.89``, ``1,234,567.89``, ``kr``/``NOK`` before or after, ``,-`` after, ``-``/``−`` or
-    ``(…)`` for negative. Numbers pass through. Rounded to øre; blank → None.
+    ``(…)`` for negative. Numbers pass through. Rounded to øre half away from zero
+    (1,005 → 1,01), as the import's reader and DuckDB round; blank → None.
     Raises ValueError for anything else (also a dot that could be either separator is
     read as the import reads it: ``1.234`` is 1 234, a thousands dot)."""
     d = _typed_number(value, currency=True)
     if d is None:
         return None
     try:
-        return d.quantize(Decimal("0.01"))
+        return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
         raise ValueError(value) from None
 

@@ -1,4 +1,5 @@
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -20,7 +21,8 @@ AMOUNTS_TYPED = [
     ("1.234.567,89", "1234567.89"), ("1234567.89", "1234567.89"), ("1,234,567.89", "1234567.89"),
     ("kr 1 234", "1234.00"), ("1 234 kr", "1234.00"), ("NOK 99", "99.00"), ("1 234,-", "1234.00"),
     ("-1 234,50", "-1234.50"), ("(1 234,50)", "-1234.50"), ("\u22125", "-5.00"), ("1.234", "1234.00"),
-    ("0,5", "0.50"), ("1,005", "1.00"), ("+100", "100.00"), (5000.0, "5000.00"), (7, "7.00"),
+    ("0,5", "0.50"), ("1,005", "1.01"), ("-0,125", "-0.13"), ("+100", "100.00"), (5000.0, "5000.00"),
+    (7, "7.00"),
     ("  ", None), (None, None), (float("nan"), None),
 ]
 
@@ -29,6 +31,33 @@ AMOUNTS_TYPED = [
 def test_amounts_are_read_as_a_person_types_them(typed, expected):
     got = fmt.parse_amount(typed)
     assert (None if got is None else str(got)) == expected
+
+
+def test_a_typed_amount_reads_as_the_import_reads_it():
+    """The forms' reader (``fmt.parse_amount``) and the import's SQL reader
+    (``importer.parsing.amount``, Norwegian convention) are two implementations of the
+    same rules: every text the form accepts gives the import's value, and what the form
+    refuses the import does not read as a number either — except two slips the import,
+    reading a whole column of an ERP's export, lets pass and a person typing is asked to
+    correct: a dot misplaced as a thousands separator before a decimal comma, a doubled
+    minus."""
+    import duckdb
+    import pyarrow as pa
+
+    from akrim_analytics.importer import parsing
+
+    texts = [v for v, _ in AMOUNTS_TYPED if isinstance(v, str)] + [
+        "0,125", "1 234,565", "2,675", "(12)", "12-", "kr. 5", "5 NOK", "5,-", "1.000.000", "100.000,5", "1,234"]
+    refused = ["mye", "1,2,3", "1.2.3", "12.34,5", "1e5", "1 234 kr kr", "--5", "1,234,567"]
+    c = duckdb.connect()
+    c.register("_raw", pa.table({"c0": pa.array(texts + refused)}))
+    read = [r[0] for r in c.execute(f"SELECT {parsing.amount('c0', pa.string(), ',')} FROM _raw").fetchall()]
+    assert [fmt.parse_amount(v) for v in texts] == read[:len(texts)]
+    for v in refused:
+        with pytest.raises(ValueError):
+            fmt.parse_amount(v)
+    lenient = {"12.34,5": Decimal("1234.50"), "--5": Decimal("-5.00")}
+    assert read[len(texts):] == [lenient.get(v) for v in refused]
 
 
 @pytest.mark.parametrize("typed", ["mye", "1,2,3", "1.2.3", "12.34,5", "1,2.3", "1e5", "nan", "Infinity",
@@ -67,8 +96,6 @@ def test_amount_text_is_read_back_unchanged():
     assert fmt.amount_text(12_500_000.5) == "12 500 000,50"
     assert fmt.amount_text(None) == "" and fmt.amount_text(float("nan")) == ""
     for v in ("0.00", "1234567.89", "-42.10", "9999999999999.99"):
-        from decimal import Decimal
-
         assert fmt.parse_amount(fmt.amount_text(Decimal(v))) == Decimal(v)
 
 
