@@ -1,7 +1,8 @@
 """End to end in a real browser: the Settings page of the served demo app."""
 import pytest
 
-from conftest import assert_no_error_box, wait_for_app
+from akrim_analytics import db, risk
+from conftest import assert_no_error_box, serve_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +32,6 @@ def test_industry_points_typed_with_a_comma_are_stored_as_a_fraction(demo_db_cop
     read a typed «1,5» as 1.5 for a Norwegian browser. Typed into Renhold's points (row 4
     of the industry table) and saved, the new configuration version holds 1.5 there and
     nothing else changed."""
-    from akrim_analytics import db, risk
-
-    from conftest import serve_app
-
     path = demo_db_copy("settings_cells")
     with serve_app(path) as (url, _):
         ctx = browser.new_context(viewport={"width": 1600, "height": 1400}, locale="nb-NO")
