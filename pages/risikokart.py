@@ -236,15 +236,14 @@ if selection is not None and selection.view == view:
     if drill.empty:
         st.info(t("views.rk.drill_empty"), icon=":material/info:")
     else:
-        ids = [("k", c) if isinstance(c, str) else ("s", s) for c, s in zip(drill["contract_id"], drill["supplier_id"])]
-
         def _open(target):
             kind, ident = target
             lv.goto_contract(ident) if kind == "k" else lv.goto_supplier(ident)
 
         st.caption(t("views.click_row"))
-        shown = lv.limited(drill)
+        shown = lv.limited(drill, "rk_drill")
+        ids = [("k", c) if isinstance(c, str) else ("s", s) for c, s in zip(shown["contract_id"], shown["supplier_id"])]
         lv.clickable_table(lv.contract_rows(shown, amount_label=t("views.rk.col_amount_cell")), key="rk_drill",
-                           ids=ids[:len(shown)], on_pick=_open)
+                           ids=ids, on_pick=_open)
 elif selection is None or selection.view != view:
     st.caption(t("views.rk.click_hint"))

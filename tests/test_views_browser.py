@@ -105,6 +105,29 @@ def test_heatmap_cell_lists_contracts_and_opens_one(streamlit_server, page, core
     assert_no_error_box(page, "views_leverandor")
 
 
+def test_second_page_of_a_long_list_opens_its_own_rows(streamlit_server, page, core):
+    """The contract list of 2025 has more rows than it shows at once: on its second page
+    the first row is the 2 001st contract, and clicking it opens that contract."""
+    from ui import leadership as lv
+
+    f = Filters(Period(2025))
+    expected = views.contracts_table(core, f, views.run_for_view(core, f).run_id)
+    assert len(expected) > lv.MAX_ROWS
+    target = expected.iloc[lv.MAX_ROWS]["contract_id"]
+    page.goto(streamlit_server + "/kontrakter")
+    settle(page)
+    page.get_by_text("Viser 1–2 000 av").first.wait_for(timeout=30000)
+    page.get_by_label("Rader").click()
+    page.get_by_role("option", name=re.compile(r"^2 001–")).click()
+    settle(page)
+    page.get_by_text("Viser 2 001–").first.wait_for(timeout=30000)
+    assert_no_error_box(page, "views_kontrakter_page2")
+    click_first_row(page)
+    page.wait_for_url(re.compile(r".*/kontrakter\?.*kontrakt="), timeout=30000)
+    settle(page)
+    assert heading(page).startswith(target)
+
+
 def test_matrix_cell_and_treemap_tile(streamlit_server, page, core):
     f = Filters(Period(2025))
     run = views.run_for_view(core, f)

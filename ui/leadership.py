@@ -189,15 +189,26 @@ def table(data, **kwargs):
     return st.dataframe(safe, **kwargs)
 
 
-MAX_ROWS = 2000   # rows a list shows in the browser; search narrows it, the download has all
+MAX_ROWS = 2000   # rows a list shows at a time in the browser; the download has all
 
 
-def limited(df: pd.DataFrame) -> pd.DataFrame:
-    """The first ``MAX_ROWS`` rows, with a note when more exist."""
-    if len(df) > MAX_ROWS:
-        st.caption(t("views.limited", shown=fmt.number(MAX_ROWS), total=fmt.number(len(df))))
-        return df.head(MAX_ROWS)
-    return df
+def limited(df: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The rows of a list to show: all of them up to ``MAX_ROWS``; beyond that one page of
+    ``MAX_ROWS`` rows at a time, chosen in a selectbox («Rad 2 001–2 412»), the first page
+    first (the lists are sorted with the most important rows on top). ``key`` names the
+    list; the choice starts afresh when the number of rows changes (other filters)."""
+    n = len(df)
+    if n <= MAX_ROWS:
+        return df
+    pages = math.ceil(n / MAX_ROWS)
+
+    def span(i: int) -> str:
+        return t("views.rows_range", first=fmt.number(i * MAX_ROWS + 1), last=fmt.number(min(n, (i + 1) * MAX_ROWS)))
+
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    page = c1.selectbox(t("views.rows_page"), range(pages), format_func=span, key=f"{key}_page_{n}")
+    c2.caption(t("views.limited", shown=span(page), total=fmt.number(n), max=fmt.number(MAX_ROWS)))
+    return df.iloc[page * MAX_ROWS:(page + 1) * MAX_ROWS]
 
 
 def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | str = "auto") -> None:
