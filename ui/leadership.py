@@ -194,7 +194,7 @@ MAX_ROWS = 2000   # rows a list shows at a time in the browser; the download has
 
 def limited(df: pd.DataFrame, key: str) -> pd.DataFrame:
     """The rows of a list to show: all of them up to ``MAX_ROWS``; beyond that one page of
-    ``MAX_ROWS`` rows at a time, chosen in a selectbox («Rad 2 001–2 412»), the first page
+    ``MAX_ROWS`` rows at a time, chosen in a «Rader» selectbox («2 001–2 412»), the first page
     first (the lists are sorted with the most important rows on top). ``key`` names the
     list; the choice starts afresh when the number of rows changes (other filters)."""
     n = len(df)
