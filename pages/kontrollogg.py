@@ -321,6 +321,7 @@ if selected:
                                  icon=":material/delete:"):
                         controls.delete_control(common.con(), user, cid)
                         st.query_params.pop("kontroll", None)
+                        st.session_state.pop("log_table", None)   # else the ticked row opens the next control
                         st.toast(t("followup.log.deleted", id=cid), icon=":material/check:")
                         st.rerun()
                 if ctl["status"] != "closed":

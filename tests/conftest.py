@@ -177,6 +177,21 @@ def page(browser):
     ctx.close()
 
 
+@contextlib.contextmanager
+def app_page(browser, db_file, path: str, height: int = 1200):
+    """A Norwegian browser page on the app served over a database file of its own (for a
+    test that changes data), opened at ``path`` and run; yields the page."""
+    with serve_app(db_file) as (url, _):
+        ctx = browser.new_context(viewport={"width": 1600, "height": height}, locale="nb-NO")
+        page = ctx.new_page()
+        try:
+            page.goto(url + path)
+            wait_for_app(page)
+            yield page
+        finally:
+            ctx.close()
+
+
 def assert_no_error_box(page, name: str) -> None:
     """Save a screenshot as a test artifact and fail on any Streamlit error or exception box."""
     ARTIFACTS.mkdir(exist_ok=True)

@@ -2,7 +2,7 @@
 import pytest
 
 from akrim_analytics import db, risk
-from conftest import assert_no_error_box, serve_app, wait_for_app
+from conftest import app_page, assert_no_error_box, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -33,41 +33,34 @@ def test_industry_points_typed_with_a_comma_are_stored_as_a_fraction(demo_db_cop
     of the industry table) and saved, the new configuration version holds 1.5 there and
     nothing else changed."""
     path = demo_db_copy("settings_cells")
-    with serve_app(path) as (url, _):
-        ctx = browser.new_context(viewport={"width": 1600, "height": 1400}, locale="nb-NO")
-        page = ctx.new_page()
-        try:
-            page.goto(url + "/innstillinger")
-            wait_for_app(page)
-            page.get_by_text("er i bruk (lagret").first.wait_for(timeout=30000)
-            page.get_by_role("tab", name="Bransjer").click()
-            wait_for_app(page)
-            page.wait_for_timeout(1000)   # the grid is drawn on a canvas after the script ran
-            grids = [g.bounding_box() for g in page.locator('[data-testid="stDataFrame"]').all()]
-            box = [b for b in grids if b and b["width"] > 0][0]
-            # the points column is the last one; rows are 35 px under a 35 px header;
-            # a double click opens the cell's editor (an input of the grid's own)
-            editor = page.locator("input.gdg-input")
-            for _ in range(5):
-                page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + 35 * 4 + 17)
-                try:
-                    editor.wait_for(state="visible", timeout=3000)
-                    break
-                except Exception:
-                    page.wait_for_timeout(1000)
-            assert editor.input_value() == "2"   # Renhold's 2 points, the cell aimed at
-            editor.fill("1,5")                   # as typed on a Norwegian keyboard
-            assert editor.input_value() == "1,5"
-            editor.press("Enter")
-            wait_for_app(page)
-            page.get_by_text("Du har ulagrede endringer").first.wait_for(timeout=30000)
-            assert_no_error_box(page, "risk_settings_cell_typed")
-            page.get_by_role("button", name="Lagre og vurder alt på nytt").click()
-            wait_for_app(page)
-            page.get_by_text("Lagret som versjon 2").first.wait_for(timeout=60000)
-            assert_no_error_box(page, "risk_settings_cell_saved")
-        finally:
-            ctx.close()
+    with app_page(browser, path, "/innstillinger", height=1400) as page:
+        page.get_by_text("er i bruk (lagret").first.wait_for(timeout=30000)
+        page.get_by_role("tab", name="Bransjer").click()
+        wait_for_app(page)
+        page.wait_for_timeout(1000)   # the grid is drawn on a canvas after the script ran
+        grids = [g.bounding_box() for g in page.locator('[data-testid="stDataFrame"]').all()]
+        box = [b for b in grids if b and b["width"] > 0][0]
+        # the points column is the last one; rows are 35 px under a 35 px header;
+        # a double click opens the cell's editor (an input of the grid's own)
+        editor = page.locator("input.gdg-input")
+        for _ in range(5):
+            page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + 35 * 4 + 17)
+            try:
+                editor.wait_for(state="visible", timeout=3000)
+                break
+            except Exception:
+                page.wait_for_timeout(1000)
+        assert editor.input_value() == "2"   # Renhold's 2 points, the cell aimed at
+        editor.fill("1,5")                   # as typed on a Norwegian keyboard
+        assert editor.input_value() == "1,5"
+        editor.press("Enter")
+        wait_for_app(page)
+        page.get_by_text("Du har ulagrede endringer").first.wait_for(timeout=30000)
+        assert_no_error_box(page, "risk_settings_cell_typed")
+        page.get_by_role("button", name="Lagre og vurder alt på nytt").click()
+        wait_for_app(page)
+        page.get_by_text("Lagret som versjon 2").first.wait_for(timeout=60000)
+        assert_no_error_box(page, "risk_settings_cell_saved")
     con = db.connect(path)
     try:
         before = {i["key"]: float(i["points"]) for i in risk.load_config(con, 1)["industries"]}

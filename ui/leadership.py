@@ -217,6 +217,10 @@ def clickable_table(cols: dict, *, key: str, ids: list, on_pick, height: int | s
     rows = event.selection.rows if event is not None else []
     if rows:
         picked = ids[rows[0]]
+        # forget the ticked row before leaving: the browser keeps the table's selection,
+        # and on the way back to the list (the record's back button) it would open the
+        # same record again at once
+        del st.session_state[key]
         if picked is not None and not (isinstance(picked, float) and math.isnan(picked)):
             on_pick(picked)
 
