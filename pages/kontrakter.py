@@ -83,7 +83,7 @@ if df.empty:
     st.info(t("views.kt.empty"), icon=":material/info:")
     st.stop()
 st.caption(t("views.click_row_contract"))
-shown = lv.limited(df, "kt_list")
+shown = lv.limited(df, "kt_list", url_param="side")
 lv.clickable_table(lv.contract_rows(shown), key="kt_list", ids=list(shown["contract_id"]),
                    on_pick=lv.open_contract_here, height=640)
 lv.download(df, "kontrakter", key="kt_dl")

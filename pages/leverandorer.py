@@ -87,7 +87,7 @@ if df.empty:
     st.info(t("views.lv.empty"), icon=":material/info:")
     st.stop()
 st.caption(t("views.click_row_supplier"))
-shown = lv.limited(df, "lv_list")
+shown = lv.limited(df, "lv_list", url_param="side")
 level_names = {v: lv.level_text(v) for v in views.ALL_LEVELS}
 rows = {
     t("views.col.supplier"): shown["name"].tolist(),

@@ -107,7 +107,8 @@ def test_heatmap_cell_lists_contracts_and_opens_one(streamlit_server, page, core
 
 def test_second_page_of_a_long_list_opens_its_own_rows(streamlit_server, page, core):
     """The contract list of 2025 has more rows than it shows at once: on its second page
-    the first row is the 2 001st contract, and clicking it opens that contract."""
+    the first row is the 2 001st contract, clicking it opens that contract, and going
+    back returns to the second page."""
     from ui import leadership as lv
 
     f = Filters(Period(2025))
@@ -126,6 +127,10 @@ def test_second_page_of_a_long_list_opens_its_own_rows(streamlit_server, page, c
     page.wait_for_url(re.compile(r".*/kontrakter\?.*kontrakt="), timeout=30000)
     settle(page)
     assert heading(page).startswith(target)
+    page.get_by_role("button", name="Alle kontrakter").click()
+    settle(page)
+    page.get_by_text("Viser 2 001–").first.wait_for(timeout=30000)
+    assert "side=2" in page.url
 
 
 def test_matrix_cell_and_treemap_tile(streamlit_server, page, core):

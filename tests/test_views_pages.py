@@ -210,20 +210,32 @@ def test_kontrakter_list_search_and_open(monkeypatch, demo_db, core):
 
 def test_a_long_list_is_shown_a_page_at_a_time(monkeypatch, demo_db, core):
     """More rows than a list shows at once (2 412 contracts run in 2025): the first 2 000,
-    and a chooser for the rest; the second page holds exactly the remaining rows."""
+    and a chooser for the rest; the second page holds exactly the remaining rows and is
+    kept in the URL (a contract opened from it and closed returns there); a search that
+    leaves fewer rows drops the chooser and the page from the URL."""
     f = Filters(Period(2025))
     expected = views.contracts_table(core, f, views.run_for_view(core, f).run_id)
     n = len(expected)
     assert lv.MAX_ROWS < n <= 2 * lv.MAX_ROWS
     at = open_page(monkeypatch, demo_db, "kontrakter")
     assert at.dataframe[0].value["Kontrakt"].tolist() == expected["contract_id"].head(lv.MAX_ROWS).tolist()
-    pager = at.selectbox(key=f"kt_list_page_{n}")
+    pager = at.selectbox(key="side")
     assert pager.label == "Rader" and pager.options == ["1–2 000", f"2 001–{fmt.number(n)}"]
     assert any(c.value.startswith(f"Viser 1–2 000 av {fmt.number(n)} rader, 2 000 om gangen.") for c in at.caption)
-    pager.set_value(1).run()
+    assert "side" not in at.query_params
+    pager.set_value("2").run()
     assert not at.exception
     assert at.dataframe[0].value["Kontrakt"].tolist() == expected["contract_id"].iloc[lv.MAX_ROWS:].tolist()
     assert any(f"Viser 2 001–{fmt.number(n)} av {fmt.number(n)} rader" in c.value for c in at.caption)
+    assert at.query_params["side"] == "2"
+    # a link to page 2 opens page 2
+    at = open_page(monkeypatch, demo_db, "kontrakter", {"side": "2"})
+    assert at.dataframe[0].value["Kontrakt"].tolist() == expected["contract_id"].iloc[lv.MAX_ROWS:].tolist()
+    # a search leaves fewer rows: no chooser, no page in the URL
+    at.text_input(key="kt_search").input(expected["contract_id"].iloc[0]).run()
+    assert not at.exception
+    assert at.dataframe[0].value["Kontrakt"].tolist() == [expected["contract_id"].iloc[0]]
+    assert not [s for s in at.selectbox if s.key == "side"] and "side" not in at.query_params
 
 
 def test_kontrakt_page_equals_core(monkeypatch, demo_db, core):

@@ -192,13 +192,18 @@ def table(data, **kwargs):
 MAX_ROWS = 2000   # rows a list shows at a time in the browser; the download has all
 
 
-def limited(df: pd.DataFrame, key: str) -> pd.DataFrame:
+def limited(df: pd.DataFrame, key: str, *, url_param: str | None = None) -> pd.DataFrame:
     """The rows of a list to show: all of them up to ``MAX_ROWS``; beyond that one page of
     ``MAX_ROWS`` rows at a time, chosen in a «Rader» selectbox («2 001–2 412»), the first page
     first (the lists are sorted with the most important rows on top). ``key`` names the
-    list; the choice starts afresh when the number of rows changes (other filters)."""
+    list; the choice starts afresh when the number of rows changes (other filters).
+    With ``url_param`` the page is kept in the URL instead (``?side=2``), so a row opened
+    from page 2 and closed again returns to page 2; a page the list no longer has (after a
+    search) falls back to the first."""
     n = len(df)
     if n <= MAX_ROWS:
+        if url_param:
+            st.query_params.pop(url_param, None)
         return df
     pages = math.ceil(n / MAX_ROWS)
 
@@ -206,7 +211,11 @@ def limited(df: pd.DataFrame, key: str) -> pd.DataFrame:
         return t("views.rows_range", first=fmt.number(i * MAX_ROWS + 1), last=fmt.number(min(n, (i + 1) * MAX_ROWS)))
 
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    page = c1.selectbox(t("views.rows_page"), range(pages), format_func=span, key=f"{key}_page_{n}")
+    if url_param:
+        page = int(common.url_selectbox(c1, t("views.rows_page"), [str(i + 1) for i in range(pages)], url_param, "1",
+                                        format_func=lambda v: span(int(v) - 1))) - 1
+    else:
+        page = c1.selectbox(t("views.rows_page"), range(pages), format_func=span, key=f"{key}_page_{n}")
     c2.caption(t("views.limited", shown=span(page), total=fmt.number(n), max=fmt.number(MAX_ROWS)))
     return df.iloc[page * MAX_ROWS:(page + 1) * MAX_ROWS]
 
