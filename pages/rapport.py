@@ -3,8 +3,6 @@ editions, and the evidence export for Arbeidstilsynet. Everything is computed an
 rendered by ``akrim_analytics.report``; this page only picks, shows and hands out files."""
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
