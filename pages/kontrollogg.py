@@ -141,8 +141,12 @@ table = pd.DataFrame({
     t("followup.log.col_missing"): [doc_list(x) for x in log["documents_missing"]],
     t("followup.log.col_findings"): [f"{o} / {n}" if n else "–" for o, n in zip(log["findings_open"], log["findings"])],
 })
-event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row", key="log_table",
-                     height=420)
+# The table's key follows the rows it shows: a ticked row is a position, so when a search,
+# a filter or an edit changes what sits there, the tick must go rather than open whichever
+# control moved into it (the control already open stays open).
+ids = tuple(int(x) for x in log["control_id"])
+event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="single-row",
+                     key=f"log_table_{hash(ids)}", height=420)
 rows = event.selection.rows if event and event.selection else []
 if rows:
     st.query_params["kontroll"] = str(int(log["control_id"].iloc[rows[0]]))
@@ -321,7 +325,6 @@ if selected:
                                  icon=":material/delete:"):
                         controls.delete_control(common.con(), user, cid)
                         st.query_params.pop("kontroll", None)
-                        st.session_state.pop("log_table", None)   # else the ticked row opens the next control
                         st.toast(t("followup.log.deleted", id=cid), icon=":material/check:")
                         st.rerun()
                 if ctl["status"] != "closed":
