@@ -149,7 +149,7 @@ event = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="
                      key=f"log_table_{hash(ids)}", height=420)
 rows = event.selection.rows if event and event.selection else []
 if rows:
-    st.query_params["kontroll"] = str(int(log["control_id"].iloc[rows[0]]))
+    st.query_params["kontroll"] = str(ids[rows[0]])
 selected = st.query_params.get("kontroll")
 
 # ---------------------------------------------------------------- one control

@@ -192,6 +192,17 @@ def app_page(browser, db_file, path: str, height: int = 1200):
             ctx.close()
 
 
+def tick_row(page, row: int = 0) -> None:
+    """Tick the row selector of a row (0 = first) of the page's first table, a grid drawn
+    on a canvas: rows are 35 px under a 35 px header, the selector at the left."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=60000)
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)   # the canvas is drawn after the script has run
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+
+
 def assert_no_error_box(page, name: str) -> None:
     """Save a screenshot as a test artifact and fail on any Streamlit error or exception box."""
     ARTIFACTS.mkdir(exist_ok=True)

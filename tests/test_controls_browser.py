@@ -7,19 +7,15 @@ import pytest
 from playwright.sync_api import expect
 
 from akrim_analytics import controls, db
-from conftest import app_page, assert_no_error_box, wait_for_app
+from conftest import app_page, assert_no_error_box, tick_row, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
-def tick_row(page, row: int) -> int:
-    """Tick the selector of a row (0 = first) of the log's table; returns the control id
-    the page then opens (``?kontroll=``)."""
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for(timeout=60000)
-    page.wait_for_timeout(1000)   # the grid is drawn on a canvas after the script ran
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+def open_row(page, row: int) -> int:
+    """Tick a row (0 = first) of the log's table; returns the control id the page then
+    opens (``?kontroll=``)."""
+    tick_row(page, row)
     page.wait_for_url(re.compile(r".*kontroll=\d+"), timeout=30000)
     wait_for_app(page)
     return int(re.search(r"kontroll=(\d+)", page.url).group(1))
@@ -30,7 +26,7 @@ def test_a_search_keeps_the_open_control(streamlit_server, page):
     tick (the tick used to open whichever control moved into its row)."""
     page.goto(streamlit_server + "/kontrollogg")
     wait_for_app(page)
-    opened = tick_row(page, 3)
+    opened = open_row(page, 3)
     page.get_by_text(f"Kontroll {opened}:").first.wait_for(timeout=30000)
     page.get_by_label("Søk").fill("renhold")
     page.keyboard.press("Enter")
@@ -48,7 +44,7 @@ def test_deleting_a_ticked_control_opens_no_other(demo_db_copy, browser):
     ticked row, as if it had been chosen)."""
     path = demo_db_copy("controls_delete")
     with app_page(browser, path, "/kontrollogg") as page:
-        first = tick_row(page, 0)
+        first = open_row(page, 0)
         page.get_by_text(f"Kontroll {first}:").first.wait_for(timeout=30000)
         page.get_by_role("tab", name="Slett").click()
         page.get_by_text(f"Ja, slett kontroll {first} og funnene").first.click()

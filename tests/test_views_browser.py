@@ -9,7 +9,7 @@ import pytest
 
 from akrim_analytics import db, risk, views
 from akrim_analytics.filters import Filters, Period
-from conftest import assert_no_error_box, wait_for_app
+from conftest import assert_no_error_box, tick_row, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -42,14 +42,6 @@ def click_cell(page, row: int, col: int, rows: int, cols: int) -> None:
     page.mouse.click(x, y)
     page.wait_for_timeout(800)
     settle(page)
-
-
-def click_first_row(page) -> None:
-    """Tick the row selector of the first row of the first table (a canvas grid)."""
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +80,7 @@ def test_heatmap_cell_lists_contracts_and_opens_one(streamlit_server, page, core
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     assert_no_error_box(page, "views_risikokart_selected")
 
-    click_first_row(page)
+    tick_row(page)
     page.wait_for_url(re.compile(r".*/kontrakter\?.*kontrakt="), timeout=30000)
     settle(page)
     assert heading(page).startswith(expected.iloc[0]["contract_id"])
@@ -123,7 +115,7 @@ def test_second_page_of_a_long_list_opens_its_own_rows(streamlit_server, page, c
     settle(page)
     page.get_by_text("Viser 2 001–").first.wait_for(timeout=30000)
     assert_no_error_box(page, "views_kontrakter_page2")
-    click_first_row(page)
+    tick_row(page)
     page.wait_for_url(re.compile(r".*/kontrakter\?.*kontrakt="), timeout=30000)
     settle(page)
     assert heading(page).startswith(target)
